@@ -1,0 +1,19 @@
+# The two entry points of the README: `make demo` and `make test`.
+.PHONY: setup demo test lint
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/kasugai demo
+
+test: setup
+	@bash tests/apiserver/build.sh
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+	.venv/bin/pytest
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy

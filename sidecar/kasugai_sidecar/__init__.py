@@ -1,0 +1,1 @@
+"""The reload sidecar: connection ConfigMap -> rendered templates -> SIGHUP to the function."""
