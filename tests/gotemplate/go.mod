@@ -1,0 +1,3 @@
+module kasugai/tests/gotemplate
+
+go 1.22
