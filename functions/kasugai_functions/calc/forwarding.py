@@ -1,0 +1,137 @@
+"""Forwarding a request to the next hop, over one persistent channel that can be swapped live.
+
+The original dialled a new connection per request and held a lock across the RPC, so a reload
+during a request could deadlock. Here everything runs on one asyncio loop, so no lock exists: a
+request takes the current route (a channel and its in-flight count) and keeps it for the whole
+call; a reload installs a new route and retires the old one in the background, closing its channel
+once its calls have finished, or after a grace period. Requests in flight never see the swap.
+A channel is dialled only when the destination changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import attrs
+import grpc
+import structlog
+
+from kasugai_functions.calc import operator_pb2, operator_pb2_grpc
+from kasugai_functions.calc.config import NextHop
+from kasugai_functions.calc.wire import reason_from, status_name
+
+log = structlog.get_logger(__name__)
+
+
+@attrs.frozen
+class Outcome:
+    """What came back from the next hop: a status and, for NG, the reason."""
+
+    status: operator_pb2.OperateResponseStatus
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == operator_pb2.OK
+
+
+@attrs.define
+class _Route:
+    """A live channel to one next hop and the calls that are using it."""
+
+    hop: NextHop
+    channel: grpc.aio.Channel
+    stub: operator_pb2_grpc.OperatorServiceStub
+    in_flight: int = 0
+    idle: asyncio.Event = attrs.Factory(asyncio.Event)
+
+    @classmethod
+    def dial(cls, hop: NextHop) -> _Route:
+        log.info("connecting", address=hop.target)
+        channel = grpc.aio.insecure_channel(hop.target)
+        channel.get_state(try_to_connect=True)  # connect now, not on the first request
+        route = cls(hop=hop, channel=channel, stub=operator_pb2_grpc.OperatorServiceStub(channel))
+        route.idle.set()
+        return route
+
+
+class Router:
+    """The current route to the next hop, or the reason why there is none."""
+
+    def __init__(self, name: str, grace_seconds: float) -> None:
+        self._name = name  # says which function failed, in the reasons it gives
+        self._grace_seconds = grace_seconds
+        self._route: _Route | None = None
+        self._no_route_reason = "no next hop configured yet"
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    @property
+    def destination(self) -> NextHop | None:
+        return self._route.hop if self._route else None
+
+    def route_to(self, hop: NextHop) -> None:
+        """Send new requests to ``hop``; dials only if it differs from the current one."""
+        if self._route is not None and self._route.hop == hop:
+            return
+        self._replace(_Route.dial(hop))
+
+    def unroute(self, reason: str) -> None:
+        """Stop forwarding: new requests get NG with ``reason``."""
+        self._no_route_reason = reason
+        self._replace(None)
+
+    def _replace(self, route: _Route | None) -> None:
+        old, self._route = self._route, route
+        if old is not None:
+            task = asyncio.get_running_loop().create_task(self._retire(old))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, route: _Route) -> None:
+        try:
+            await asyncio.wait_for(route.idle.wait(), self._grace_seconds)
+        except TimeoutError:
+            log.warning(
+                "closing old channel with calls still in flight",
+                address=route.hop.target,
+                in_flight=route.in_flight,
+                grace_seconds=self._grace_seconds,
+            )
+        await route.channel.close()
+        log.info("closed old channel", address=route.hop.target)
+
+    async def forward(self, request: operator_pb2.OperateRequest, timeout: float) -> Outcome:
+        """Send ``request`` to the next hop; any failure becomes an NG outcome with a reason."""
+        route = self._route
+        if route is None:
+            return Outcome(operator_pb2.NG, f"{self._name}: {self._no_route_reason}")
+        route.in_flight += 1
+        route.idle.clear()
+        address = route.hop.target
+        log.info("send message", address=address)
+        try:
+            call = route.stub.Operate(request, timeout=timeout)
+            response = await call
+            reason = reason_from(await call.trailing_metadata())
+        except grpc.aio.AioRpcError as error:
+            return Outcome(
+                operator_pb2.NG,
+                f"{self._name}: next hop {address} failed: {error.code().name}: {error.details()}",
+            )
+        finally:
+            route.in_flight -= 1
+            if route.in_flight == 0:
+                route.idle.set()
+        log.info("recive message", address=address, status=status_name(response.status))
+        if response.status == operator_pb2.OK:
+            return Outcome(operator_pb2.OK)
+        return Outcome(
+            operator_pb2.NG,
+            reason or f"{self._name}: next hop {address} replied {status_name(response.status)}",
+        )
+
+    async def close(self) -> None:
+        """Retire every channel; returns when all are closed."""
+        self._replace(None)
+        if self._retiring:
+            await asyncio.wait(set(self._retiring))

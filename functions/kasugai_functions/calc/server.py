@@ -1,0 +1,192 @@
+"""The calcapp server: compute, append the result, forward the request, reply.
+
+One asyncio loop runs the gRPC server, the signal handling and the config reloads. SIGHUP only sets
+an event; a task then reads config.yaml and swaps the route (see ``forwarding``), so nothing heavy
+runs in a signal handler and no lock is ever held across an RPC. The config is read at start too,
+so a restarted function is connected at once (the original waited for the next SIGHUP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import structlog
+
+from kasugai.runtime_env import listen_host
+from kasugai_functions.calc import operator_pb2, operator_pb2_grpc
+from kasugai_functions.calc.arithmetic import Operator, compute
+from kasugai_functions.calc.config import (
+    CONFIG_FILE,
+    ConfigError,
+    ConfigMissing,
+    install_template,
+    is_own_address,
+    read_config,
+)
+from kasugai_functions.calc.forwarding import Router
+from kasugai_functions.calc.wire import (
+    describe_request,
+    describe_results,
+    reason_metadata,
+    status_name,
+)
+
+# No hop waits longer than this for the rest of the chain; a retired channel drains this long.
+FORWARD_TIMEOUT_SECONDS = 30.0
+STOP_GRACE_SECONDS = 5.0
+
+log = structlog.get_logger(__name__)
+
+
+class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
+    """``Operate`` for one operator: the receiver logs the result, the others forward."""
+
+    def __init__(self, operator: Operator, router: Router) -> None:
+        self._operator = operator
+        self._router = router
+
+    async def Operate(
+        self, request: operator_pb2.OperateRequest, context: grpc.aio.ServicerContext
+    ) -> operator_pb2.OperateResponse:
+        log.info("start call Do", req=describe_request(request))
+        if not self._operator.forwards:
+            # The demo's output: one line a tool can read.
+            log.info("result", inputs=list(request.inputs), results=describe_results(request))
+            return operator_pb2.OperateResponse(status=operator_pb2.OK)
+        value = compute(self._operator, request.inputs, [r.value for r in request.results])
+        outgoing = operator_pb2.OperateRequest(
+            inputs=request.inputs,
+            results=[
+                *request.results,
+                operator_pb2.OperateResult(operator=self._operator.result_name, value=value),
+            ],
+        )
+        # The caller's deadline, when it set one, holds for the rest of the chain too.
+        remaining = context.time_remaining()
+        timeout = min(FORWARD_TIMEOUT_SECONDS, math.inf if remaining is None else remaining)
+        outcome = await self._router.forward(outgoing, timeout)
+        if not outcome.ok:
+            log.error("forward failed", reason=outcome.reason)
+            context.set_trailing_metadata(reason_metadata(outcome.reason))
+        log.info("end call Do", status=status_name(outcome.status))
+        return operator_pb2.OperateResponse(status=outcome.status)
+
+
+class NextHopFollower:
+    """Points the router at the next hop in config.yaml; a bad file leaves the route alone."""
+
+    def __init__(self, directory: Path, router: Router, host: str, port: int) -> None:
+        self._directory = directory
+        self._router = router
+        self._host = host
+        self._port = port
+        self._loaded_once = False
+
+    def reload(self) -> None:
+        path = self._directory / CONFIG_FILE
+        try:
+            hop = read_config(self._directory)
+        except ConfigError as error:
+            self._keep_route(path, error)
+            return
+        self._loaded_once = True
+        next_hop = {"host": hop.host, "port": hop.port}
+        log.info("load config", path=str(path), found=True, next=next_hop)
+        if is_own_address(hop, self._host, self._port):
+            reason = (
+                f"next hop {hop.target} is this function itself: the connection config is empty "
+                "(is this the last function of the chain?)"
+            )
+            log.warning("not forwarding", reason=reason)
+            self._router.unroute(reason)
+            return
+        self._router.route_to(hop)
+
+    def _keep_route(self, path: Path, error: ConfigError) -> None:
+        current = self._router.destination
+        keeping = current.target if current else None
+        if isinstance(error, ConfigMissing) and not self._loaded_once:
+            log.warning("load config", path=str(path), found=False, reason=str(error))
+            self._router.unroute(str(error))
+            return
+        log.error("load config failed", path=str(path), error=str(error), keeping_next=keeping)
+        if not self._loaded_once:
+            self._router.unroute(str(error))
+
+
+def _log_ignored_reload() -> None:
+    log.info("load config skipped: the receiver forwards nothing")
+
+
+async def _follow_reloads(requested: asyncio.Event, reload: Callable[[], None]) -> None:
+    while True:
+        await requested.wait()
+        requested.clear()  # SIGHUPs that arrive while reloading coalesce into one more reload
+        reload()
+
+
+def _install_template(directory: Path) -> None:
+    try:
+        written = install_template(directory)
+    except OSError as error:
+        log.error(
+            "cannot install the config template",
+            directory=str(directory),
+            error=str(error),
+            fix="mount the config directory, or pass --config-dir / set KASUGAI_CONFIG_DIR",
+        )
+        return
+    if written:
+        log.info("installed the config template", directory=str(directory))
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def serve(operator: Operator, port: int, directory: Path) -> int:
+    """Run the server until SIGTERM or SIGINT; the exit status."""
+    loop = asyncio.get_running_loop()
+    reload_requested = asyncio.Event()
+    stop_requested = asyncio.Event()
+    loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
+    loop.add_signal_handler(signal.SIGTERM, stop_requested.set)
+    loop.add_signal_handler(signal.SIGINT, stop_requested.set)
+
+    _install_template(directory)
+    host = listen_host()
+    router = Router(operator.value, grace_seconds=FORWARD_TIMEOUT_SECONDS)
+    reload = _log_ignored_reload
+    if operator.forwards:
+        reload = NextHopFollower(directory, router, host, port).reload
+        reload()
+
+    # Without so_reuseport a second server on the same address fails loudly instead of sharing.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    operator_pb2_grpc.add_OperatorServiceServicer_to_server(
+        OperatorServicer(operator, router), server
+    )
+    address = _address(host, port)
+    try:
+        server.add_insecure_port(address)
+    except RuntimeError as error:
+        log.error("server listener failed", address=address, error=str(error))
+        await router.close()
+        return 1
+    await server.start()
+    log.info("start gRPC server", address=address, operator=operator.value)
+
+    async with asyncio.TaskGroup() as tasks:
+        reloader = tasks.create_task(_follow_reloads(reload_requested, reload))
+        await stop_requested.wait()
+        reloader.cancel()
+    log.info("stopping gRPC server", address=address)
+    await server.stop(STOP_GRACE_SECONDS)
+    await router.close()
+    log.info("end gRPC server", address=address)
+    return 0
