@@ -44,7 +44,6 @@ class Flag:
     name: str
     default: FlagValue
     usage: str
-    placeholder: str = ""  # the value's name in the usage text, e.g. "port"
 
 
 def parse_go_float(text: str) -> float:
@@ -128,7 +127,8 @@ def describe_flags(flags: Sequence[Flag]) -> str:
     """The flag list in the layout of Go's ``flag.PrintDefaults``."""
     lines: list[str] = []
     for flag in sorted(flags, key=lambda f: f.name):
-        kind = "" if isinstance(flag.default, bool) else f" {flag.placeholder or 'value'}"
+        kind = "" if isinstance(flag.default, bool) else f" {type(flag.default).__name__}"
+        kind = kind.replace("str", "string")  # Go's names for the value types
         lines.append(f"  -{flag.name}{kind}")
         shown_default = _shown_default(flag.default)
         suffix = f" (default {shown_default})" if shown_default else ""

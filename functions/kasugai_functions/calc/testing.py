@@ -100,7 +100,8 @@ class CalcProcess:
 
         def enough() -> bool:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}: {self.tail()}")
+                code = self.process.returncode
+                raise RuntimeError(f"{self.name} exited with {code}: {self.tail()}")
             return len(matching()) >= count
 
         wait_until(enough, f"{count} {name!r} event(s) from {self.name}", timeout)

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from kasugai_functions.calc.testing import LocalCalc
 
 
@@ -15,4 +14,3 @@ def calc(tmp_path: Path) -> Iterator[LocalCalc]:
     """Starts functions on a loopback subnet of its own; stops every process group afterwards."""
     with LocalCalc(tmp_path / "functions") as local:
         yield local
-
