@@ -14,7 +14,6 @@ import goparity
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from kasugai_sidecar.gotemplate import (
     Template,
     TemplateExecError,
@@ -55,9 +54,11 @@ def test_recorded_go_vector(vector: dict[str, str]) -> None:
 def test_recorded_vectors_cover_every_case() -> None:
     """The recorded file is regenerated whenever the case list changes."""
     recorded = [{k: v[k] for k in ("name", "template", "data")} for v in RECORDED]
-    assert recorded == goparity.cases(), "run: .venv/bin/python " + str(
-        Path(goparity.__file__).relative_to(goparity.REPO)
-    ) + " --write"
+    assert recorded == goparity.cases(), (
+        "run: .venv/bin/python "
+        + str(Path(goparity.__file__).relative_to(goparity.REPO))
+        + " --write"
+    )
 
 
 def test_shipped_templates_are_covered() -> None:
@@ -91,8 +92,10 @@ json_numbers = st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(
 json_leaves = st.none() | st.booleans() | json_numbers | st.text(max_size=8)
 json_values = st.recursive(
     json_leaves,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(["ips", "ports", "port", "protocol", "x"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["ips", "ports", "port", "x"]), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 configs = st.fixed_dictionaries(

@@ -1,0 +1,86 @@
+"""Renders every ``X.tmpl`` of the config directory to ``X``, atomically, only when it changed.
+
+A reader (the function) must never see a half-written file, so each output is written to a
+temporary file in the same directory, fsynced, then renamed over the old one. An output whose
+bytes would not change is not written at all, which is how the sidecar knows whether the
+function needs a SIGHUP. A template that fails leaves its previous output in place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from kasugai_sidecar.gotemplate import Template, TemplateError
+
+TEMPLATE_SUFFIX = ".tmpl"
+OUTPUT_MODE = 0o644  # the function may run as another user than the sidecar
+
+
+@attrs.frozen
+class RenderFailure:
+    template: Path
+    reason: str
+
+
+@attrs.frozen
+class RenderResult:
+    changed: tuple[Path, ...] = ()  # outputs whose content changed (and were written)
+    failures: tuple[RenderFailure, ...] = ()
+
+
+def templates_in(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*" + TEMPLATE_SUFFIX) if p.is_file())
+
+
+def output_path(template: Path) -> Path:
+    return template.with_name(template.name[: -len(TEMPLATE_SUFFIX)])
+
+
+def render_template(template: Path, data: Any) -> str:
+    """Render one template file; ``TemplateError`` (or ``OSError``) on failure."""
+    return Template(template.name, template.read_text(encoding="utf-8")).execute(data)
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Replace ``path`` with ``content`` so that readers see the old or the new file, whole."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fchmod(out.fileno(), OUTPUT_MODE)
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render_directory(directory: Path, data: Any) -> RenderResult:
+    """Render every template in ``directory``; write only the outputs that changed."""
+    changed: list[Path] = []
+    failures: list[RenderFailure] = []
+    for template in templates_in(directory):
+        try:
+            content = render_template(template, data).encode("utf-8")
+        except (TemplateError, OSError, UnicodeError) as err:
+            failures.append(RenderFailure(template, str(err)))
+            continue
+        target = output_path(template)
+        try:
+            if target.read_bytes() == content:
+                continue
+        except FileNotFoundError:
+            pass  # first render
+        try:
+            write_atomically(target, content)
+        except OSError as err:
+            failures.append(RenderFailure(template, f"writing {target}: {err}"))
+            continue
+        changed.append(target)
+    return RenderResult(tuple(changed), tuple(failures))
