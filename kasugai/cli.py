@@ -1,0 +1,48 @@
+"""The ``kasugai`` command: one entry point, one module per subcommand (``kasugai.commands``).
+
+Each command module exposes ``register(subparsers)``, which adds its parser and sets
+``func(args) -> int`` (the exit status). Add a command by adding its module to ``COMMANDS``.
+Input errors (``InputError``) print one line naming the file and field and exit with status 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from kasugai import __version__
+from kasugai.adapters.files import InputError
+from kasugai.commands import diff, plan, replay
+from kasugai.runtime_env import configure_logging
+
+COMMANDS = (plan, diff, replay)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kasugai", description="Function chains on Kubernetes: plan, diff, run them."
+    )
+    parser.add_argument("--version", action="version", version=f"kasugai {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(logging.INFO if args.verbose else logging.WARNING)
+    try:
+        status: int = args.func(args)
+    except InputError as exc:
+        print(f"kasugai {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

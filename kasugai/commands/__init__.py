@@ -1,0 +1,1 @@
+"""Subcommands of ``kasugai``: each module has ``register(subparsers)`` (see ``kasugai.cli``)."""

@@ -1,0 +1,57 @@
+"""``kasugai plan -f PATH...``: the objects and statuses the controller would write, offline.
+
+Inputs are any mix of DataFlows, FunctionChains, FunctionTypes, ConfigMaps and observed facts
+(Services with clusterIP or ingress, Pods with network-status). The output is a Kubernetes
+``List``: desired Pods, Services, ConfigMaps, then the status of every DataFlow, FunctionChain
+and FunctionType. Exit status 2 if any of them is in Error (each printed to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import structlog
+
+from kasugai.adapters.files import dump_objects, load_objects
+from kasugai.adapters.journal import JournalWriter
+from kasugai.commands.common import add_plan_options, plan_options, report_errors
+from kasugai.core.engine import Engine
+
+log = structlog.get_logger("kasugai.plan")
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "plan", help="print the desired objects and statuses for some files"
+    )
+    parser.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="file or directory (recursive) of YAML/JSON objects; repeatable",
+    )
+    parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    parser.add_argument(
+        "--journal", metavar="FILE", help="also append the events and decisions to FILE"
+    )
+    add_plan_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load_objects(args.filename)
+    engine = Engine(plan_options(args))
+    events = [item.event for item in loaded]
+    if args.journal:
+        with JournalWriter(args.journal) as journal:
+            for event in events:
+                journal.apply(engine, event)
+    else:
+        engine.apply_all(events)
+    log.info("planned", objects=len(loaded), dataflows=len(engine.plans()))
+    sys.stdout.write(dump_objects(engine.desired() + engine.status_objects(), args.output))
+    return 2 if report_errors(engine, loaded) else 0

@@ -1,0 +1,99 @@
+"""Where each function sends its output, and the ``ethcrl.<pod>`` ConfigMap that says so.
+
+The address of a function as a destination comes only from observed facts (OPENKASUGAI.md 3.4):
+its Service's ``spec.clusterIP`` (ClusterIP) or ``status.loadBalancer.ingress[].ip``
+(LoadBalancer) with the Service's ports, or for ``sriov`` the VF addresses of its Pod's
+``k8s.v1.cni.cncf.io/network-status`` annotation with the Pod's containerPorts. Never a Pod IP,
+never a DNS name. Until an address is known the connection waits and its ConfigMap is not
+emitted at all; once a ConfigMap was published, a lost address keeps the last published content
+(the connection is Stale) rather than rewiring a running function to nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+
+from kasugai.core.events import ObjectKey
+from kasugai.core.inventory import Owner
+from kasugai.core.model import PodFacts, ServiceFacts
+from kasugai.core.world import World
+
+__all__ = ["Destination", "connection_config", "connection_configmap", "find_destination"]
+
+
+@attrs.frozen
+class Destination:
+    """A function's reachable address: IPs and (port, protocol) pairs."""
+
+    ips: tuple[str, ...]
+    ports: tuple[tuple[int, str], ...]
+
+    def as_config(self) -> dict[str, Any]:
+        """The JSON of contract 3.4: ``ips`` before ``ports``, ``port`` before ``protocol``."""
+        return {
+            "ips": list(self.ips),
+            "ports": [{"port": port, "protocol": protocol} for port, protocol in self.ports],
+        }
+
+    def __str__(self) -> str:
+        ports = ",".join(f"{port}/{protocol}" for port, protocol in self.ports)
+        return f"{','.join(self.ips)}:{ports}" if ports else ",".join(self.ips)
+
+
+def find_destination(
+    world: World,
+    namespace: str,
+    service: str | None,
+    service_kind: str | None,
+    pod: str,
+    pod_ports: list[tuple[int, str, str]],
+) -> Destination | str:
+    """The address of a function, or why it is not known yet."""
+    if service is None or service_kind is None:
+        facts = world.value(ObjectKey("Pod", namespace, pod))
+        if not isinstance(facts, PodFacts):
+            return f"Pod {pod} not observed yet"
+        if facts.network_status_problem:
+            return f"Pod {pod}: {facts.network_status_problem}"
+        if not facts.vf_ips:
+            return f"Pod {pod} has no SR-IOV VF address in its network-status yet"
+        return Destination(facts.vf_ips, tuple((port, proto) for port, proto, _ in pod_ports))
+    facts = world.value(ObjectKey("Service", namespace, service))
+    if not isinstance(facts, ServiceFacts):
+        return f"Service {service} not observed yet"
+    if service_kind == "LoadBalancer":
+        ips = facts.ingress_ips
+        if not ips:
+            return f"Service {service} has no load-balancer ingress IP yet"
+    else:
+        if not facts.cluster_ip:
+            return f"Service {service} has no clusterIP yet"
+        ips = (facts.cluster_ip,)
+    if not facts.ports:
+        return f"Service {service} has no ports yet"
+    return Destination(ips, tuple((p.port, p.protocol.upper() or "TCP") for p in facts.ports))
+
+
+def connection_config(outputs: list[tuple[int, Destination]]) -> str:
+    """``data.config``: ``{}`` for a last function, else the next hop; fan-out adds ``outputs``.
+
+    ``outputs`` is sorted by output port; the top level describes the lowest one.
+    """
+    if not outputs:
+        return json.dumps({}, indent=2)
+    config = outputs[0][1].as_config()
+    if len(outputs) > 1:
+        config["outputs"] = {str(port): dest.as_config() for port, dest in outputs}
+    return json.dumps(config, indent=2)
+
+
+def connection_configmap(owner: Owner, function_key: str, name: str, config: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": owner.metadata(name, function_key),
+        "data": {"config": config},
+    }

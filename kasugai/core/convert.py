@@ -1,0 +1,184 @@
+"""The dict -> domain value boundary: one cattrs converter and errors that name the bad field.
+
+Input JSON is matched case-insensitively against the camelCase field names (the OpenKasugai
+samples write ``"Annotations"`` for ``annotations``; a field whose JSON name is not plain camelCase
+declares it as ``metadata={"json": "functionInfoCMRef"}``), unknown keys are ignored (a field with
+``metadata={"raw": True}`` receives the whole input object, for parts copied through unchanged),
+and scalars are checked strictly (``"false"`` is not a bool). A failure never escapes as an
+exception: ``structure`` returns an ``Invalid`` value holding messages of the form
+``spec.connections[2].to.port: expected an integer``, ready to become a status condition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.cols import (
+    homogenous_tuple_structure_factory,
+    is_mapping,
+    is_sequence,
+    mapping_structure_factory,
+)
+from cattrs.gen import make_dict_structure_fn, override
+
+__all__ = ["Invalid", "camel_case", "structure"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Invalid:
+    """Why an input could not be understood: one message per problem, each naming its path."""
+
+    problems: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        return "; ".join(self.problems)
+
+
+def camel_case(name: str) -> str:
+    """``function_chain_ref`` -> ``functionChainRef``; a trailing ``_`` (``from_``) is dropped."""
+    head, *rest = name.rstrip("_").split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _strict_str(value: Any, _: type) -> str:
+    # YAML turns `version: 1.0` into a float; a version or name written as a number still counts.
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected a string, got {_json_type(value)}")
+    return str(value)
+
+
+def _strict_int(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ValueError(f"expected an integer, got {_json_type(value)}")
+    return value
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    for cls, name in names.items():
+        if isinstance(value, cls):
+            return f"{name} ({value!r})" if cls in (str, bool) else name
+    if value is None:
+        return "null"
+    return f"a number ({value!r})" if isinstance(value, int | float) else type(value).__name__
+
+
+# Attribute -> JSON key where it is not plain camelCase, so error paths show what users wrote.
+_JSON_KEYS: dict[str, str] = {}
+
+
+def _case_insensitive_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any, type], Any]:
+    fields = attrs.fields(cls)
+    keys = {f.name: f.metadata.get("json") or camel_case(f.name) for f in fields}
+    _JSON_KEYS.update((name, key) for name, key in keys.items() if key != camel_case(name))
+    renames: dict[str, Any] = {name: override(rename=key) for name, key in keys.items()}
+    raw = [keys[f.name] for f in fields if f.metadata.get("raw")]
+    by_lower = {key.lower(): key for key in keys.values() if key not in raw}
+    inner = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=False, **renames)
+
+    def hook(value: Any, _: type) -> Any:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"expected an object, got {_json_type(value)}")
+        known: dict[str, Any] = dict.fromkeys(raw, value)
+        for key, item in value.items():
+            name = by_lower.get(str(key).lower())
+            if name is not None:
+                known[name] = item
+        return inner(known, cls)
+
+    return hook
+
+
+def _list_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any, type], Any]:
+    # cattrs would happily iterate a string or an object as if it were a list.
+    inner = homogenous_tuple_structure_factory(cls, conv)
+
+    def hook(value: Any, _: type) -> Any:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"expected a list, got {_json_type(value)}")
+        return inner(value, cls)
+
+    return hook
+
+
+def _object_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any, type], Any]:
+    inner = mapping_structure_factory(cls, conv)
+
+    def hook(value: Any, _: type) -> Any:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"expected an object, got {_json_type(value)}")
+        return inner(value, cls)
+
+    return hook
+
+
+def _new_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=True)
+    conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(bool, _strict_bool)
+    conv.register_structure_hook_factory(attrs.has, lambda cls: _case_insensitive_hook(cls, conv))
+    conv.register_structure_hook_factory(is_sequence, lambda cls: _list_hook(cls, conv))
+    conv.register_structure_hook_factory(is_mapping, lambda cls: _object_hook(cls, conv))
+    return conv
+
+
+_CONVERTER = _new_converter()
+_PATH_STEP = re.compile(r"\.(?P<attr>\w+)|\[(?P<q>['\"])(?P<key>.*?)(?P=q)\]|\[(?P<index>\d+)\]")
+
+
+def _json_path(cattrs_path: str) -> str:
+    """``$.functions['p'].function_key`` -> ``functions.p.functionKey`` (the keys users wrote)."""
+    steps = []
+    for step in _PATH_STEP.finditer(cattrs_path):
+        if step["attr"] is not None:
+            steps.append("." + _JSON_KEYS.get(step["attr"], camel_case(step["attr"])))
+        elif step["key"] is not None:
+            steps.append("." + step["key"])
+        else:
+            steps.append(f"[{step['index']}]")
+    return "".join(steps)
+
+
+def _describe(exc: BaseException, expected: type | None) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    first = exc.args[0] if exc.args else None
+    if isinstance(first, str) and first.startswith("expected"):
+        return first  # our own hooks' messages
+    name = getattr(expected, "__name__", None) or str(expected)
+    if isinstance(exc, TypeError | AttributeError) and name in ("tuple", "list"):
+        return "expected a list"
+    if isinstance(exc, TypeError | AttributeError) and name in ("dict", "Mapping"):
+        return "expected an object"
+    return f"expected {name}" if expected is not None else f"invalid value ({exc})"
+
+
+def _format(problem: str, root: str) -> str:
+    message, _, path = problem.rpartition(" @ ")
+    full = (root + _json_path(path)).lstrip(".")
+    return f"{full}: {message}" if full else message
+
+
+def structure(value: Any, cls: type[T], root: str = "") -> T | Invalid:
+    """``value`` as a ``cls``, or an ``Invalid`` whose messages start with ``root`` + the path."""
+    try:
+        return _CONVERTER.structure(value, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        found = cattrs.transform_error(exc, path="$", format_exception=_describe)
+        return Invalid(tuple(_format(problem, root) for problem in found))

@@ -1,0 +1,75 @@
+"""What marks an object as ours: inventory labels and the controller ownerReference.
+
+Every Pod, Service and ConfigMap kasugai creates carries ``app.kubernetes.io/managed-by:
+kasugai``, ``kasugai.io/dataflow`` and ``kasugai.io/function-key`` labels (so the diff can find
+and delete what is no longer desired, and nothing else), and a controller ownerReference to its
+DataFlow (so Kubernetes garbage-collects everything when the DataFlow is deleted).
+
+A DataFlow read from files has no uid; its ownerReferences then omit ``uid`` altogether (always,
+never an empty string) and the diff, which compares only fields we set, accepts the server's uid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from kasugai.core import names
+
+__all__ = ["Owner", "copy_json"]
+
+
+@attrs.frozen
+class Owner:
+    """The DataFlow that owns the objects of a plan."""
+
+    namespace: str
+    name: str
+    uid: str = ""
+
+    def labels(self, function_key: str) -> dict[str, str]:
+        return {
+            names.MANAGED_BY_LABEL: names.MANAGER,
+            names.DATAFLOW_LABEL: self.name,
+            names.FUNCTION_KEY_LABEL: function_key,
+        }
+
+    def reference(self) -> dict[str, Any]:
+        ref: dict[str, Any] = {
+            "apiVersion": names.API_VERSION,
+            "kind": "DataFlow",
+            "name": self.name,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+        if self.uid:
+            ref["uid"] = self.uid
+        return ref
+
+    def metadata(
+        self,
+        name: str,
+        function_key: str,
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Object metadata: the given labels, then ours (ours win), annotations if any."""
+        meta: dict[str, Any] = {
+            "name": name,
+            "namespace": self.namespace,
+            "labels": {**(labels or {}), **self.labels(function_key)},
+        }
+        if annotations:
+            meta["annotations"] = annotations
+        meta["ownerReferences"] = [self.reference()]
+        return meta
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars); several times faster than deepcopy."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [copy_json(v) for v in value]
+    return value

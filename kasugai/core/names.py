@@ -1,0 +1,111 @@
+"""Names users type (OPENKASUGAI.md 3.1), kasugai's inventory labels, and Kubernetes name rules.
+
+Names are never truncated: a name over a Kubernetes limit is reported (with its length and the
+limit) so that the DataFlow shows an Error instead of a write the API server would reject.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "API_VERSION",
+    "DATAFLOW_LABEL",
+    "END_OF_CHAIN",
+    "FUNCTION_KEY_LABEL",
+    "FUNC_NAME_LABEL",
+    "FUNC_TYPE_LABEL",
+    "MANAGED_BY_LABEL",
+    "MANAGER",
+    "METALLB_POOL_ANNOTATION",
+    "MULTUS_NETWORKS_ANNOTATION",
+    "NETWORK_ANNOTATION",
+    "NETWORK_STATUS_ANNOTATION",
+    "RESERVED_KEYS",
+    "START_OF_CHAIN",
+    "connection_configmap_name",
+    "dns1035_label_problem",
+    "dns1123_subdomain_problem",
+    "instance_name",
+    "label_value_problem",
+    "pod_name",
+    "service_name",
+]
+
+API_VERSION = "example.com/v1"  # DataFlow, FunctionChain, FunctionType
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGER = "kasugai"
+DATAFLOW_LABEL = "kasugai.io/dataflow"
+FUNCTION_KEY_LABEL = "kasugai.io/function-key"
+FUNC_TYPE_LABEL = "swb/func-type"
+FUNC_NAME_LABEL = "swb/func-name"
+
+NETWORK_ANNOTATION = "ethernet.swb.example.com/network"
+MULTUS_NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
+NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
+METALLB_POOL_ANNOTATION = "metallb.universe.tf/address-pool"
+
+START_OF_CHAIN = "wb-start-of-chain"
+END_OF_CHAIN = "wb-end-of-chain"
+RESERVED_KEYS = frozenset({START_OF_CHAIN, END_OF_CHAIN})
+
+
+def instance_name(dataflow: str, function_key: str) -> str:
+    return f"{dataflow}-wbfunction-{function_key}"
+
+
+def pod_name(instance: str, gpu: bool) -> str:
+    return f"{instance}-gpu-pod" if gpu else f"{instance}-cpu-pod"
+
+
+def service_name(instance: str) -> str:
+    return f"{instance}-service"
+
+
+def connection_configmap_name(pod: str) -> str:
+    return f"ethcrl.{pod}"
+
+
+_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN = re.compile(rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*")
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+
+
+def _too_long(what: str, value: str, limit: int) -> str | None:
+    if len(value) > limit:
+        return (
+            f"{what} {value!r} is {len(value)} characters long; Kubernetes allows at most {limit} "
+            "(shorten the DataFlow name or the function key)"
+        )
+    return None
+
+
+def dns1123_subdomain_problem(what: str, value: str) -> str | None:
+    """Why ``value`` cannot name a Pod or ConfigMap, or None."""
+    return _too_long(what, value, 253) or (
+        None
+        if _DNS1123_SUBDOMAIN.fullmatch(value)
+        else f"{what} {value!r} is not a valid name (lower-case letters, digits, '-' and '.', "
+        "starting and ending with a letter or digit)"
+    )
+
+
+def dns1035_label_problem(what: str, value: str) -> str | None:
+    """Why ``value`` cannot name a Service, or None."""
+    return _too_long(what, value, 63) or (
+        None
+        if _DNS1035_LABEL.fullmatch(value)
+        else f"{what} {value!r} is not a valid name (lower-case letters, digits and '-', "
+        "starting with a letter)"
+    )
+
+
+def label_value_problem(what: str, value: str) -> str | None:
+    """Why ``value`` cannot be a label value, or None."""
+    return _too_long(what, value, 63) or (
+        None
+        if _LABEL_VALUE.fullmatch(value)
+        else f"{what} {value!r} is not a valid label value (letters, digits, '-', '_' and '.')"
+    )

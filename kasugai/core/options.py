@@ -1,0 +1,16 @@
+"""Site-specific choices the planner needs (resource names, the MetalLB pool), with defaults."""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["PlanOptions"]
+
+
+@attrs.frozen
+class PlanOptions:
+    """Options of a plan; the defaults match the OpenKasugai all-in-one demo."""
+
+    load_balancer_pool: str = "cpufunc-pool"
+    sriov_resource: str = "nvidia.com/mlnx_sriov_netdevice"
+    gpu_resource: str = "nvidia.com/gpu"

@@ -1,0 +1,213 @@
+"""Bodies -> domain values, once per event (at fold time), so that planning never re-parses.
+
+Each kind has one parser. ConfigMaps play several roles; the role is read from the data keys:
+``deployableItems`` makes a functioninfo, ``requestNodeNames`` a user requirement, the
+``app.kubernetes.io/managed-by: kasugai`` label one of our own outputs, and anything else is read
+as a config ConfigMap (every data value a JSON array of entries). An unreadable input becomes an
+``Invalid`` value whose messages name the field; it only matters if something refers to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import yaml
+
+from kasugai.core import names
+from kasugai.core.convert import Invalid, structure
+from kasugai.core.model import (
+    ConfigEntry,
+    DataFlowObject,
+    DataFlowSpec,
+    DeployableItem,
+    FunctionChainSpec,
+    FunctionConfig,
+    FunctionInfo,
+    FunctionLimits,
+    FunctionTypeSpec,
+    Inventory,
+    NamespacedRef,
+    PodFacts,
+    ServiceFacts,
+    ServicePort,
+    UserRequirement,
+)
+
+__all__ = ["Parsed", "parse_body"]
+
+Parsed = (
+    DataFlowObject
+    | FunctionChainSpec
+    | FunctionTypeSpec
+    | FunctionInfo
+    | FunctionConfig
+    | UserRequirement
+    | Inventory
+    | ServiceFacts
+    | PodFacts
+    | Invalid
+    | None
+)
+
+
+def parse_body(kind: str, namespace: str, body: Mapping[str, Any]) -> Parsed:
+    """The domain value a body holds; None for kinds the planner does not read."""
+    parser = _PARSERS.get(kind)
+    return parser(namespace, body) if parser else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _parse_dataflow(namespace: str, body: Mapping[str, Any]) -> DataFlowObject:
+    meta = _mapping(body.get("metadata"))
+    generation = meta.get("generation")
+    spec = structure(body.get("spec"), DataFlowSpec, "spec")
+    if isinstance(spec, DataFlowSpec) and not spec.function_chain_ref.namespace:
+        spec = attrs.evolve(
+            spec, function_chain_ref=attrs.evolve(spec.function_chain_ref, namespace=namespace)
+        )
+    return DataFlowObject(
+        uid=str(meta.get("uid") or ""),
+        generation=generation if isinstance(generation, int) else None,
+        deleting=bool(meta.get("deletionTimestamp")),
+        spec=spec,
+    )
+
+
+def _parse_function_chain(namespace: str, body: Mapping[str, Any]) -> FunctionChainSpec | Invalid:
+    spec = structure(body.get("spec"), FunctionChainSpec, "spec")
+    if isinstance(spec, FunctionChainSpec) and not spec.function_type_namespace:
+        spec = attrs.evolve(spec, function_type_namespace=namespace)
+    return spec
+
+
+def _parse_function_type(namespace: str, body: Mapping[str, Any]) -> FunctionTypeSpec | Invalid:
+    spec = structure(body.get("spec"), FunctionTypeSpec, "spec")
+    if isinstance(spec, FunctionTypeSpec) and not spec.function_info_cm_ref.namespace:
+        ref = NamespacedRef(spec.function_info_cm_ref.name, namespace)
+        spec = attrs.evolve(spec, function_info_cm_ref=ref)
+    return spec
+
+
+def _parse_configmap(namespace: str, body: Mapping[str, Any]) -> Parsed:
+    labels = _mapping(_mapping(body.get("metadata")).get("labels"))
+    data = _mapping(body.get("data"))
+    if labels.get(names.MANAGED_BY_LABEL) == names.MANAGER:
+        return Inventory(str(labels.get(names.DATAFLOW_LABEL, "")))
+    if "deployableItems" in data:
+        return _parse_function_info(data)
+    if "requestNodeNames" in data:
+        return _parse_user_requirement(data)
+    return _parse_function_config(data)
+
+
+def _json_data(data: Mapping[str, Any], key: str) -> Any:
+    """The JSON a data key holds, or an Invalid naming the key and the syntax error."""
+    text = data.get(key)
+    if not isinstance(text, str):
+        return Invalid((f"data[{key}]: expected a JSON string",))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Invalid(
+            (f"data[{key}]: invalid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})",)
+        )
+
+
+def _parse_function_info(data: Mapping[str, Any]) -> FunctionInfo | Invalid:
+    items = _json_data(data, "deployableItems")
+    if not isinstance(items, Invalid):
+        items = structure(items, tuple[DeployableItem, ...], "data[deployableItems]")
+    specs: Any = ()
+    if "spec" in data:
+        specs = _json_data(data, "spec")
+        if not isinstance(specs, Invalid):
+            specs = structure(specs, tuple[FunctionLimits, ...], "data[spec]")
+    problems = [p for part in (items, specs) if isinstance(part, Invalid) for p in part.problems]
+    if problems:
+        return Invalid(tuple(problems))
+    return FunctionInfo(items, specs)
+
+
+def _parse_function_config(data: Mapping[str, Any]) -> FunctionConfig | Invalid:
+    entries: list[ConfigEntry] = []
+    problems: list[str] = []
+    for key in sorted(data):
+        value = _json_data(data, key)
+        if not isinstance(value, Invalid):
+            value = structure(value, tuple[ConfigEntry, ...], f"data[{key}]")
+        if isinstance(value, Invalid):
+            problems.extend(value.problems)
+        else:
+            entries.extend(value)
+    return Invalid(tuple(problems)) if problems else FunctionConfig(tuple(entries))
+
+
+def _parse_user_requirement(data: Mapping[str, Any]) -> UserRequirement | Invalid:
+    text = data["requestNodeNames"]
+    try:
+        value = yaml.safe_load(text) if isinstance(text, str) else None
+    except yaml.YAMLError as exc:
+        return Invalid((f"data[requestNodeNames]: invalid YAML: {exc}",))
+    if value is None:
+        value = {}
+    nodes = structure(value, dict[str, tuple[str, ...]], "data[requestNodeNames]")
+    return nodes if isinstance(nodes, Invalid) else UserRequirement(nodes)
+
+
+def _parse_service(namespace: str, body: Mapping[str, Any]) -> ServiceFacts:
+    spec = _mapping(body.get("spec"))
+    ports = structure(spec.get("ports") or [], tuple[ServicePort, ...])
+    ingress = _mapping(_mapping(body.get("status")).get("loadBalancer")).get("ingress")
+    ips = tuple(
+        str(entry["ip"])
+        for entry in (ingress if isinstance(ingress, list) else [])
+        if isinstance(entry, Mapping) and entry.get("ip")
+    )
+    cluster_ip = spec.get("clusterIP")
+    return ServiceFacts(
+        type=str(spec.get("type") or "ClusterIP"),
+        cluster_ip=cluster_ip if isinstance(cluster_ip, str) and cluster_ip != "None" else "",
+        ports=() if isinstance(ports, Invalid) else ports,
+        ingress_ips=ips,
+    )
+
+
+def _parse_pod(namespace: str, body: Mapping[str, Any]) -> PodFacts:
+    phase = str(_mapping(body.get("status")).get("phase") or "Pending")
+    annotations = _mapping(_mapping(body.get("metadata")).get("annotations"))
+    text = annotations.get(names.NETWORK_STATUS_ANNOTATION)
+    if text is None:
+        return PodFacts(phase, ())
+    try:
+        entries = json.loads(text) if isinstance(text, str) else None
+    except json.JSONDecodeError as exc:
+        return PodFacts(phase, (), f"{names.NETWORK_STATUS_ANNOTATION} is not JSON: {exc.msg}")
+    if not isinstance(entries, list):
+        return PodFacts(phase, (), f"{names.NETWORK_STATUS_ANNOTATION} is not a JSON list")
+    return PodFacts(phase, tuple(ip for entry in entries for ip in _vf_ips(entry)))
+
+
+def _vf_ips(entry: Any) -> list[str]:
+    """The ``ips`` of a network-status entry if it describes a PCI device (an SR-IOV VF)."""
+    if not isinstance(entry, Mapping) or not entry.get("interface") or not entry.get("mac"):
+        return []
+    if _mapping(entry.get("device-info")).get("type") != "pci":
+        return []
+    ips = entry.get("ips")
+    return [str(ip) for ip in ips] if isinstance(ips, list) else []
+
+
+_PARSERS: dict[str, Any] = {
+    "DataFlow": _parse_dataflow,
+    "FunctionChain": _parse_function_chain,
+    "FunctionType": _parse_function_type,
+    "ConfigMap": _parse_configmap,
+    "Service": _parse_service,
+    "Pod": _parse_pod,
+}

@@ -1,0 +1,433 @@
+"""``plan_dataflow(world, key)``: the desired objects and status of one DataFlow, a pure function.
+
+Steps: read the DataFlow, check its FunctionChain (``resolve``), pick each function's config
+entry, build Pods and Services (``pods``, ``services``), find each next function's address in
+the observed facts and render the ``ethcrl.<pod>`` ConfigMaps (``connections``), derive the
+lifecycle state (``lifecycle``) and the status (``status``).
+
+A DataFlow that cannot be planned (an input missing or invalid) keeps what it has: its desired
+objects are the inventory objects observed for it, unchanged, so the diff writes nothing and
+running functions keep running while the status explains what is wrong. Offline (nothing
+observed) that is nothing. A DataFlow being deleted desires nothing.
+
+``plan_status(world, key)`` gives the status of a FunctionChain or FunctionType.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from kasugai.core import lifecycle, names
+from kasugai.core.connections import (
+    Destination,
+    connection_config,
+    connection_configmap,
+    find_destination,
+)
+from kasugai.core.convert import Invalid
+from kasugai.core.events import ObjectKey
+from kasugai.core.inventory import Owner, copy_json
+from kasugai.core.model import ConfigEntry, DataFlowObject, DataFlowSpec, PodFacts, UserRequirement
+from kasugai.core.options import PlanOptions
+from kasugai.core.pods import NETWORK_MODES, build_pod, container_ports, network_mode
+from kasugai.core.resolve import ChainNode, Problem, check_chain, check_function_type, choose_entry
+from kasugai.core.services import build_service, service_type
+from kasugai.core.status import (
+    ConnectionPlan,
+    FunctionPlan,
+    dataflow_status,
+    ready_status,
+    summarize,
+)
+from kasugai.core.world import World
+
+__all__ = ["DataFlowPlan", "StatusPlan", "plan_dataflow", "plan_status", "status_object"]
+
+_FAILED_PHASES = frozenset({"Failed", "Succeeded", "Unknown"})
+
+
+@attrs.frozen
+class DataFlowPlan:
+    """Everything the core wants for one DataFlow. Object dicts are Kubernetes JSON."""
+
+    key: ObjectKey
+    state: str
+    message: str
+    pods: tuple[dict[str, Any], ...] = attrs.field(hash=False)
+    services: tuple[dict[str, Any], ...] = attrs.field(hash=False)
+    configmaps: tuple[dict[str, Any], ...] = attrs.field(hash=False)
+    functions: tuple[FunctionPlan, ...]
+    connections: tuple[ConnectionPlan, ...]
+    status: dict[str, Any] = attrs.field(hash=False)
+
+    @property
+    def objects(self) -> tuple[dict[str, Any], ...]:
+        """Desired Pods, then Services, then ConfigMaps."""
+        return self.pods + self.services + self.configmaps
+
+
+@attrs.frozen
+class StatusPlan:
+    """The status the core wants on a FunctionChain or FunctionType."""
+
+    key: ObjectKey
+    status: dict[str, Any] = attrs.field(hash=False)
+
+
+def status_object(key: ObjectKey, status: dict[str, Any]) -> dict[str, Any]:
+    """A status as an object (what ``kasugai plan`` prints and the status subresource takes)."""
+    return {
+        "apiVersion": names.API_VERSION,
+        "kind": key.kind,
+        "metadata": {"name": key.name, "namespace": key.namespace},
+        "status": status,
+    }
+
+
+def plan_status(world: World, key: ObjectKey) -> StatusPlan | None:
+    """The status of a FunctionChain or FunctionType in ``world``; None if it is not there."""
+    if world.get(key) is None:
+        return None
+    if key.kind == "FunctionChain":
+        check = check_chain(world, key)
+        ok = f"{len(check.nodes)} functions resolved"
+        return StatusPlan(key, ready_status(check.problems, ok))
+    if key.kind == "FunctionType":
+        type_check = check_function_type(world, key)
+        item = type_check.item
+        ok = f"deployable on {item.region_type}" if item else ""
+        return StatusPlan(key, ready_status(type_check.problems, ok))
+    return None
+
+
+@attrs.frozen
+class _Function:
+    """A chain function resolved for one DataFlow: everything needed to build its objects."""
+
+    node: ChainNode
+    entry: ConfigEntry
+    gpu: bool
+    pod: str
+    service: str | None
+    service_kind: str | None
+    ports: list[tuple[int, str, str]] = attrs.field(hash=False)
+    configmap: str
+    nodes: tuple[str, ...]
+
+
+def plan_dataflow(
+    world: World, key: ObjectKey, options: PlanOptions | None = None
+) -> DataFlowPlan | None:
+    """The plan of the DataFlow ``key`` in ``world``; None if it is not there."""
+    options = options or PlanOptions()
+    dataflow = world.value(key)
+    if not isinstance(dataflow, DataFlowObject):
+        return None
+    owner = Owner(key.namespace, key.name, dataflow.uid)
+    if dataflow.deleting:
+        return _plan_without_objects(key, lifecycle.TERMINATING, "being deleted", dataflow, ())
+    if isinstance(dataflow.spec, Invalid):
+        problems = tuple(
+            Problem(f"DataFlow {key.namespace}/{key.name}: {p}") for p in dataflow.spec.problems
+        )
+        return _held(world, key, dataflow, problems)
+    ref = dataflow.spec.function_chain_ref
+    chain = check_chain(world, ObjectKey("FunctionChain", ref.namespace, ref.name))
+    where = f"FunctionChain {ref.namespace}/{ref.name}"
+    problems = tuple(
+        p if p.message.startswith(where) else Problem(f"{where}: {p.message}", p.waiting)
+        for p in chain.problems
+    )
+    if problems:
+        return _held(world, key, dataflow, problems)
+    functions, fallbacks, problems = _resolve(world, key, dataflow.spec, chain.nodes)
+    if problems:
+        return _held(world, key, dataflow, problems)
+    return _deploy(world, key, owner, dataflow, functions, fallbacks, options)
+
+
+# --- resolution -----------------------------------------------------------------------------
+
+
+def _resolve(
+    world: World, key: ObjectKey, spec: DataFlowSpec, nodes: tuple[ChainNode, ...]
+) -> tuple[list[_Function], tuple[str, ...], tuple[Problem, ...]]:
+    problems: list[Problem] = []
+    placement = _placement(world, key, spec, problems)
+    functions, fallbacks = [], []
+    for node in nodes:
+        choice = choose_entry(world, key.namespace, node)
+        problems.extend(choice.problems)
+        if choice.entry is None:
+            continue
+        if choice.fallback:
+            fallbacks.append(choice.fallback)
+        function = _function(key, node, choice.entry, placement.get(node.key, ()), problems)
+        if function is not None:
+            functions.append(function)
+    return functions, tuple(fallbacks), tuple(problems)
+
+
+def _placement(
+    world: World, key: ObjectKey, spec: DataFlowSpec, problems: list[Problem]
+) -> dict[str, tuple[str, ...]]:
+    """Function key -> node names, from the DataFlow's user-requirement ConfigMap."""
+    if not spec.user_requirement:
+        return {}
+    name = f"ConfigMap {key.namespace}/{spec.user_requirement}"
+    found = world.value(ObjectKey("ConfigMap", key.namespace, spec.user_requirement))
+    if found is None:
+        problems.append(Problem(f"spec.userRequirement: {name} not found", True))
+    elif isinstance(found, Invalid):
+        problems.extend(Problem(f"spec.userRequirement: {name}: {p}") for p in found.problems)
+    elif not isinstance(found, UserRequirement):
+        problems.append(Problem(f"spec.userRequirement: {name} has no data.requestNodeNames"))
+    else:
+        return dict(found.request_node_names)
+    return {}
+
+
+def _function(
+    key: ObjectKey,
+    node: ChainNode,
+    entry: ConfigEntry,
+    nodes: tuple[str, ...],
+    problems: list[Problem],
+) -> _Function | None:
+    where = f"function {node.key!r}"
+    before = len(problems)
+    mode = network_mode(entry)
+    if mode not in NETWORK_MODES:
+        problems.append(
+            Problem(
+                f"{where}: annotation {names.NETWORK_ANNOTATION}: unknown value {mode!r} "
+                f"(expected {', '.join(NETWORK_MODES)})"
+            )
+        )
+    containers = entry.template.spec.containers
+    if not containers:
+        problems.append(Problem(f"{where}: its config entry's template has no containers"))
+    for index, container in enumerate(containers):
+        if not (container.image or entry.image_uri):
+            problems.append(
+                Problem(
+                    f"{where}: template.spec.containers[{index}].image: missing, and the entry "
+                    "has no imageURI"
+                )
+            )
+    gpu = node.type_check.gpu
+    instance = names.instance_name(key.name, node.key)
+    pod = names.pod_name(instance, gpu)
+    kind = service_type(mode, node.first)
+    service = names.service_name(instance) if kind else None
+    ports = container_ports(entry)
+    if kind and not ports:
+        problems.append(Problem(f"{where}: its containers declare no containerPort for a Service"))
+    configmap = names.connection_configmap_name(pod)
+    checks = [
+        names.dns1123_subdomain_problem("Pod name", pod),
+        names.label_value_problem(f"label {names.FUNC_NAME_LABEL} (the Pod name)", pod),
+        names.dns1123_subdomain_problem("ConfigMap name", configmap),
+        names.label_value_problem(f"label {names.FUNCTION_KEY_LABEL}", node.key),
+        names.label_value_problem(f"label {names.DATAFLOW_LABEL}", key.name),
+    ]
+    if service:
+        checks.append(names.dns1035_label_problem("Service name", service))
+    problems.extend(Problem(f"{where}: {message}") for message in checks if message)
+    if len(problems) > before:
+        return None
+    return _Function(node, entry, gpu, pod, service, kind, ports, configmap, nodes)
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+
+def _deploy(
+    world: World,
+    key: ObjectKey,
+    owner: Owner,
+    dataflow: DataFlowObject,
+    functions: list[_Function],
+    fallbacks: tuple[str, ...],
+    options: PlanOptions,
+) -> DataFlowPlan:
+    destinations = {
+        f.node.key: find_destination(
+            world, key.namespace, f.service, f.service_kind, f.pod, f.ports
+        )
+        for f in functions
+    }
+    pods = tuple(
+        build_pod(owner, f.node.key, f.pod, f.gpu, f.entry, f.nodes, options) for f in functions
+    )
+    services = tuple(
+        build_service(owner, f.node.key, f.service, f.pod, f.gpu, f.service_kind, f.ports, options)
+        for f in functions
+        if f.service and f.service_kind
+    )
+    configmaps, connections = [], []
+    for function in functions:
+        configmap, wired = _wire(world, key, owner, function, destinations)
+        if configmap is not None:
+            configmaps.append(configmap)
+        connections.extend(wired)
+    plans = tuple(
+        FunctionPlan(
+            f.node.key,
+            f.pod,
+            f.service,
+            _phase(world, key.namespace, f.pod),
+            str(destinations[f.node.key])
+            if isinstance(destinations[f.node.key], Destination)
+            else "",
+        )
+        for f in functions
+    )
+    state = lifecycle.dataflow_state(
+        deleting=False,
+        invalid=False,
+        waiting=False,
+        pods_failed=any(p.phase in _FAILED_PHASES for p in plans),
+        connections_stale=any(c.state == lifecycle.STALE for c in connections),
+        pods_missing=any(p.phase == "Absent" for p in plans),
+        connections_waiting=any(c.state == lifecycle.WAITING for c in connections),
+    )
+    message = _progress(state, plans, connections)
+    status = dataflow_status(
+        state=state,
+        message=message,
+        generation=dataflow.generation,
+        problems=(),
+        functions=plans,
+        connections=tuple(connections),
+        fallbacks=fallbacks,
+    )
+    return DataFlowPlan(
+        key, state, message, pods, services, tuple(configmaps), plans, tuple(connections), status
+    )
+
+
+def _wire(
+    world: World,
+    key: ObjectKey,
+    owner: Owner,
+    function: _Function,
+    destinations: dict[str, Destination | str],
+) -> tuple[dict[str, Any] | None, list[ConnectionPlan]]:
+    """The ``ethcrl`` ConfigMap of one function (None: not yet) and its connections' states."""
+    outputs = function.node.successors
+    known = [(c, destinations[c.to.function_key]) for c in outputs]
+    missing = [str(dest) for _, dest in known if not isinstance(dest, Destination)]
+    name = function.configmap
+    config: str | None
+    if not missing:
+        config = connection_config(
+            [(c.from_.port, dest) for c, dest in known if isinstance(dest, Destination)]
+        )
+        state, reason = lifecycle.PUBLISHED, ""
+    else:
+        config = _published_config(world, key.namespace, name)
+        state = lifecycle.WAITING if config is None else lifecycle.STALE
+        reason = summarize(missing)
+        if config is not None:
+            reason += "; keeping the last published address"
+    connections = [
+        ConnectionPlan(
+            c.from_.function_key,
+            c.from_.port,
+            c.to.function_key,
+            c.to.port,
+            state,
+            str(dest) if isinstance(dest, Destination) and state == lifecycle.PUBLISHED else "",
+            reason,
+        )
+        for c, dest in known
+    ]
+    if config is None:
+        return None, connections
+    return connection_configmap(owner, function.node.key, name, config), connections
+
+
+def _published_config(world: World, namespace: str, name: str) -> str | None:
+    stored = world.get(ObjectKey("ConfigMap", namespace, name))
+    data = stored.body.get("data") if stored else None
+    config = data.get("config") if isinstance(data, dict) else None
+    return config if isinstance(config, str) else None
+
+
+def _phase(world: World, namespace: str, pod: str) -> str:
+    facts = world.value(ObjectKey("Pod", namespace, pod))
+    return facts.phase if isinstance(facts, PodFacts) else "Absent"
+
+
+def _progress(
+    state: str, functions: tuple[FunctionPlan, ...], connections: list[ConnectionPlan]
+) -> str:
+    published = sum(c.state == lifecycle.PUBLISHED for c in connections)
+    counts = (
+        f"{sum(f.phase != 'Absent' for f in functions)}/{len(functions)} Pods, "
+        f"{published}/{len(connections)} connections published"
+    )
+    if state == lifecycle.DEPLOYED:
+        return counts
+    problems = [f"Pod {f.pod} is {f.phase}" for f in functions if f.phase in _FAILED_PHASES]
+    problems += [f"{c.subject}: {c.reason}" for c in connections if c.state != lifecycle.PUBLISHED]
+    problems += [f"Pod {f.pod} not observed yet" for f in functions if f.phase == "Absent"]
+    return f"{counts}; {summarize(problems)}"
+
+
+def _held(
+    world: World, key: ObjectKey, dataflow: DataFlowObject, problems: tuple[Problem, ...]
+) -> DataFlowPlan:
+    invalid = any(not p.waiting for p in problems)
+    state = lifecycle.ERROR if invalid else lifecycle.PENDING
+    shown = [p.message for p in problems if not p.waiting] if invalid else []
+    message = summarize(shown or ["waiting for " + p.message for p in problems], limit=5)
+    kept = tuple(_kept(world, k) for k in sorted(world.inventory_of(key)))
+    return _plan_without_objects(key, state, message, dataflow, problems, kept)
+
+
+def _kept(world: World, key: ObjectKey) -> dict[str, Any]:
+    """An observed inventory object as a desired one: our fields only, unchanged."""
+    stored = world.get(key)
+    assert stored is not None
+    body = stored.body
+    meta = body.get("metadata") or {}
+    kept: dict[str, Any] = {
+        "apiVersion": body.get("apiVersion", "v1"),
+        "kind": key.kind,
+        "metadata": {
+            field: copy_json(meta[field])
+            for field in ("name", "namespace", "labels", "annotations", "ownerReferences")
+            if field in meta
+        },
+    }
+    for field in ("spec", "data"):
+        if field in body:
+            kept[field] = copy_json(body[field])
+    return kept
+
+
+def _plan_without_objects(
+    key: ObjectKey,
+    state: str,
+    message: str,
+    dataflow: DataFlowObject,
+    problems: tuple[Problem, ...],
+    kept: tuple[dict[str, Any], ...] = (),
+) -> DataFlowPlan:
+    status = dataflow_status(
+        state=state,
+        message=message,
+        generation=dataflow.generation,
+        problems=problems,
+        functions=(),
+        connections=(),
+        fallbacks=(),
+    )
+    pods = tuple(o for o in kept if o["kind"] == "Pod")
+    services = tuple(o for o in kept if o["kind"] == "Service")
+    configmaps = tuple(o for o in kept if o["kind"] == "ConfigMap")
+    return DataFlowPlan(key, state, message, pods, services, configmaps, (), (), status)

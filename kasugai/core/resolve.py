@@ -1,0 +1,347 @@
+"""Reading the inputs behind a DataFlow: FunctionTypes, the FunctionChain graph, config entries.
+
+Everything that can stop a DataFlow is a ``Problem``: ``waiting`` when an input is missing and may
+still be applied (any apply order works; the DataFlow waits), otherwise invalid (the user must fix
+something). Messages name the object and the path of the field, e.g.
+``spec.connections[2].to.functionKey: unknown function 'x' (known: minus, plus)``.
+
+Region types (functioninfo ``regionType``): ``cpu`` is a CPU function; FPGA families (``alveo*``,
+``u200``-style Alveo card names, anything mentioning ``fpga``, ``agilex``, ``stratix``, ``arria``,
+``versal``) are unsupported; anything else (``a100``, ``t4``, ``l40``...) is a GPU. The first
+supported deployable item of a functioninfo is used.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import re
+from collections.abc import Iterable
+
+import attrs
+
+from kasugai.core import names
+from kasugai.core.convert import Invalid
+from kasugai.core.events import ObjectKey
+from kasugai.core.model import (
+    ConfigEntry,
+    Connection,
+    DeployableItem,
+    FunctionChainSpec,
+    FunctionConfig,
+    FunctionInfo,
+    FunctionLimits,
+    FunctionTypeSpec,
+)
+from kasugai.core.world import FunctionTypeName, World
+
+__all__ = [
+    "ChainCheck",
+    "ChainNode",
+    "EntryChoice",
+    "Problem",
+    "TypeCheck",
+    "check_chain",
+    "check_function_type",
+    "choose_entry",
+    "region_kind",
+]
+
+
+@attrs.frozen
+class Problem:
+    message: str
+    waiting: bool = False  # True: an input is missing and may still appear
+
+
+def _prefixed(prefix: str, problems: tuple[Problem, ...]) -> tuple[Problem, ...]:
+    return tuple(Problem(f"{prefix}: {p.message}", p.waiting) for p in problems)
+
+
+# --- FunctionType ---------------------------------------------------------------------------
+
+_FPGA = re.compile(r"^(alveo|u2[05]0|u280|u5[05]c?)|fpga|agilex|stratix|arria|versal")
+
+
+def region_kind(region_type: str) -> str:
+    """``cpu``, ``gpu`` or ``fpga`` for a functioninfo ``regionType`` (see module docstring)."""
+    lowered = region_type.strip().lower()
+    if lowered == "cpu":
+        return "cpu"
+    return "fpga" if _FPGA.search(lowered) else "gpu"
+
+
+@attrs.frozen
+class TypeCheck:
+    """A FunctionType read against the world: the item and limits it gives, or its problems."""
+
+    problems: tuple[Problem, ...]
+    item: DeployableItem | None = None
+    limits: FunctionLimits = attrs.field(factory=FunctionLimits)
+
+    @property
+    def gpu(self) -> bool:
+        return self.item is not None and region_kind(self.item.region_type) == "gpu"
+
+
+def check_function_type(world: World, key: ObjectKey) -> TypeCheck:
+    spec = world.value(key)
+    if spec is None:
+        return TypeCheck((Problem(f"FunctionType {key.namespace}/{key.name} not found", True),))
+    if isinstance(spec, Invalid):
+        return TypeCheck(tuple(Problem(p) for p in spec.problems))
+    assert isinstance(spec, FunctionTypeSpec)
+    ref = spec.function_info_cm_ref
+    where = f"spec.functionInfoCMRef: ConfigMap {ref.namespace}/{ref.name}"
+    info = world.value(ObjectKey("ConfigMap", ref.namespace, ref.name))
+    if info is None:
+        return TypeCheck((Problem(f"{where} not found", True),))
+    if isinstance(info, Invalid):
+        return TypeCheck(tuple(Problem(f"{where}: {p}") for p in info.problems))
+    if not isinstance(info, FunctionInfo):
+        return TypeCheck((Problem(f"{where} is not a functioninfo (no data.deployableItems)"),))
+    if not info.deployable_items:
+        return TypeCheck((Problem(f"{where}: data[deployableItems] is empty"),))
+    supported = [i for i in info.deployable_items if region_kind(i.region_type) != "fpga"]
+    if not supported:
+        regions = ", ".join(sorted({i.region_type for i in info.deployable_items}))
+        return TypeCheck(
+            (Problem(f"{where}: regionType {regions} is an FPGA; FPGA functions are unsupported"),)
+        )
+    item = supported[0]
+    limits = next((s for s in info.specs if s.name == item.spec_name), FunctionLimits())
+    return TypeCheck((), item, limits)
+
+
+def _find_type(
+    world: World, namespace: str, name: str, version: str
+) -> tuple[ObjectKey | None, str]:
+    """The FunctionType with this functionName and version, or why there is none."""
+    candidates = sorted(world.having_alias(FunctionTypeName(namespace, name)))
+    versions: dict[str, ObjectKey] = {}
+    for key in candidates:
+        spec = world.value(key)
+        if isinstance(spec, FunctionTypeSpec):
+            versions.setdefault(spec.version, key)
+    if version in versions:
+        return versions[version], ""
+    found = f" (found versions: {', '.join(sorted(versions))})" if versions else ""
+    return None, (
+        f"FunctionType with functionName {name!r} and version {version!r} "
+        f"not found in namespace {namespace!r}{found}"
+    )
+
+
+# --- FunctionChain --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ChainNode:
+    """A function of a chain: its type, and its connections in and out (by ``from`` port)."""
+
+    key: str
+    type_key: ObjectKey | None
+    type_check: TypeCheck
+    inputs: tuple[Connection, ...]
+    outputs: tuple[Connection, ...]
+
+    @property
+    def first(self) -> bool:
+        """No function feeds it: data enters here (from ``wb-start-of-chain``)."""
+        return all(c.from_.function_key in names.RESERVED_KEYS for c in self.inputs)
+
+    @property
+    def successors(self) -> tuple[Connection, ...]:
+        """Outgoing connections to functions, lowest output port first."""
+        found = [c for c in self.outputs if c.to.function_key not in names.RESERVED_KEYS]
+        return tuple(sorted(found, key=lambda c: c.from_.port))
+
+
+@attrs.frozen
+class ChainCheck:
+    """A FunctionChain read against the world; ``nodes`` in data-flow (topological) order."""
+
+    problems: tuple[Problem, ...]
+    nodes: tuple[ChainNode, ...] = ()
+
+
+def check_chain(world: World, key: ObjectKey) -> ChainCheck:
+    spec = world.value(key)
+    if spec is None:
+        return ChainCheck((Problem(f"FunctionChain {key.namespace}/{key.name} not found", True),))
+    if isinstance(spec, Invalid):
+        return ChainCheck(tuple(Problem(p) for p in spec.problems))
+    assert isinstance(spec, FunctionChainSpec)
+    problems = _key_problems(spec)
+    types: dict[str, tuple[ObjectKey | None, TypeCheck]] = {}
+    for fkey, function in spec.functions.items():
+        type_key, missing = _find_type(
+            world, spec.function_type_namespace, function.function_name, function.version
+        )
+        check = check_function_type(world, type_key) if type_key else TypeCheck(())
+        if missing:
+            problems.append(Problem(f"spec.functions.{fkey}: {missing}", True))
+        if type_key is not None:
+            prefix = f"spec.functions.{fkey}: FunctionType {type_key.namespace}/{type_key.name}"
+            problems.extend(_prefixed(prefix, check.problems))
+        types[fkey] = (type_key, check)
+    problems.extend(_connection_problems(spec))
+    if problems:
+        return ChainCheck(tuple(problems))
+    nodes = {
+        fkey: ChainNode(
+            fkey,
+            type_key,
+            check,
+            tuple(c for c in spec.connections if c.to.function_key == fkey),
+            tuple(c for c in spec.connections if c.from_.function_key == fkey),
+        )
+        for fkey, (type_key, check) in types.items()
+    }
+    limits = _limit_problems(nodes.values())
+    order, cycle = _order(spec)
+    if cycle:
+        limits.append(Problem(f"spec.connections: cycle {' -> '.join(cycle)}"))
+    if limits:
+        return ChainCheck(tuple(limits))
+    return ChainCheck((), tuple(nodes[fkey] for fkey in order))
+
+
+def _key_problems(spec: FunctionChainSpec) -> list[Problem]:
+    problems = []
+    if not spec.functions:
+        problems.append(Problem("spec.functions: no functions"))
+    for fkey in spec.functions:
+        if fkey in names.RESERVED_KEYS or not fkey:
+            problems.append(Problem(f"spec.functions.{fkey}: {fkey!r} is reserved"))
+    return problems
+
+
+def _connection_problems(spec: FunctionChainSpec) -> list[Problem]:
+    known = sorted(spec.functions)
+    problems = []
+    used: dict[tuple[str, str, int], int] = {}
+    for index, connection in enumerate(spec.connections):
+        for side, end, allowed, forbidden in (
+            ("from", connection.from_, names.START_OF_CHAIN, names.END_OF_CHAIN),
+            ("to", connection.to, names.END_OF_CHAIN, names.START_OF_CHAIN),
+        ):
+            path = f"spec.connections[{index}].{side}"
+            fkey = end.function_key
+            if fkey == forbidden:
+                problems.append(Problem(f"{path}.functionKey: {fkey!r} cannot be a {side} end"))
+            elif fkey != allowed and fkey not in spec.functions:
+                problems.append(
+                    Problem(
+                        f"{path}.functionKey: unknown function {fkey!r} (known: {', '.join(known)})"
+                    )
+                )
+            if end.port < 0:
+                problems.append(Problem(f"{path}.port: {end.port} is negative"))
+            if fkey in names.RESERVED_KEYS:
+                continue
+            earlier = used.setdefault((side, fkey, end.port), index)
+            if earlier != index:
+                problems.append(
+                    Problem(
+                        f"{path}: port {end.port} of {fkey!r} is already used "
+                        f"by spec.connections[{earlier}].{side}"
+                    )
+                )
+    return problems
+
+
+def _limit_problems(nodes: Iterable[ChainNode]) -> list[Problem]:
+    problems = []
+    for node in nodes:
+        limits = node.type_check.limits
+        for count, limit, what in (
+            (len(node.inputs), limits.max_input_num, "inputs"),
+            (len(node.outputs), limits.max_output_num, "outputs"),
+        ):
+            if count > limit:
+                field = "maxInputNum" if what == "inputs" else "maxOutputNum"
+                problems.append(
+                    Problem(
+                        f"spec.connections: function {node.key!r} has {count} {what}; its "
+                        f"FunctionType allows {limit} ({field})"
+                    )
+                )
+    return problems
+
+
+def _order(spec: FunctionChainSpec) -> tuple[list[str], list[str]]:
+    """Function keys in data-flow order (ties in spec order), or a cycle as a list of keys."""
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for fkey in spec.functions:
+        sorter.add(fkey)
+    for connection in spec.connections:
+        source, target = connection.from_.function_key, connection.to.function_key
+        if source in spec.functions and target in spec.functions:
+            sorter.add(target, source)
+    try:
+        return list(sorter.static_order()), []
+    except graphlib.CycleError as exc:
+        cycle: list[str] = list(reversed(exc.args[1]))
+        return [], cycle
+
+
+# --- config entries -------------------------------------------------------------------------
+
+
+@attrs.frozen
+class EntryChoice:
+    """The config entry a function runs with; ``fallback`` says why a mismatch was accepted."""
+
+    entry: ConfigEntry | None
+    configmap: ObjectKey | None
+    problems: tuple[Problem, ...] = ()
+    fallback: str = ""
+
+
+def choose_entry(world: World, namespace: str, node: ChainNode) -> EntryChoice:
+    """Find the config ConfigMap (DataFlow namespace, then ``default``) and pick the entry.
+
+    rx is RTP for a first function (else TCP), tx RTP for a last one (else TCP); the last entry
+    matching both wins. kasugai: no match but a single entry means that entry, with a note.
+    """
+    assert node.type_check.item is not None
+    name = node.type_check.item.config_name
+    configmap, config = None, None
+    for candidate in dict.fromkeys((namespace, "default")):
+        configmap = ObjectKey("ConfigMap", candidate, name)
+        config = world.value(configmap)
+        if config is not None:
+            break
+    where = f"function {node.key!r}: ConfigMap {configmap.namespace}/{name}" if configmap else ""
+    if config is None:
+        spaces = " or ".join(repr(n) for n in dict.fromkeys((namespace, "default")))
+        return EntryChoice(
+            None,
+            None,
+            (
+                Problem(
+                    f"function {node.key!r}: config ConfigMap {name!r} not found in {spaces}", True
+                ),
+            ),
+        )
+    if isinstance(config, Invalid):
+        return EntryChoice(
+            None, configmap, tuple(Problem(f"{where}: {p}") for p in config.problems)
+        )
+    if not isinstance(config, FunctionConfig):
+        return EntryChoice(None, configmap, (Problem(f"{where} is not a function config"),))
+    if not config.entries:
+        return EntryChoice(None, configmap, (Problem(f"{where} has no entries"),))
+    rx = "RTP" if node.first else "TCP"
+    tx = "TCP" if node.successors else "RTP"
+    matching = [e for e in config.entries if (e.rx_protocol, e.tx_protocol) == (rx, tx)]
+    if matching:
+        return EntryChoice(matching[-1], configmap)
+    pairs = ", ".join(f"{e.rx_protocol}/{e.tx_protocol}" for e in config.entries)
+    wanted = f"rxProtocol={rx} txProtocol={tx}"
+    if len(config.entries) == 1:
+        note = f"{where}: no entry for {wanted}; using its only entry ({pairs})"
+        return EntryChoice(config.entries[0], configmap, fallback=note)
+    return EntryChoice(
+        None, configmap, (Problem(f"{where}: no entry for {wanted} (entries: {pairs})"),)
+    )
