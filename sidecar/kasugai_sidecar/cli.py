@@ -53,6 +53,25 @@ def _run_parser() -> argparse.ArgumentParser:
         default=None,
         help="address for --metrics-port (default: $KASUGAI_POD_IP, else 0.0.0.0)",
     )
+    tuning = parser.add_argument_group("tuning (the defaults suit a function reload)")
+    tuning.add_argument(
+        "--coalesce-ms",
+        type=float,
+        default=3.0,
+        help="wait this long after a change to take a burst in one render (default: 3)",
+    )
+    tuning.add_argument(
+        "--min-signal-interval-ms",
+        type=float,
+        default=100.0,
+        help="at most one SIGHUP per interval; a burst costs at most two (default: 100)",
+    )
+    tuning.add_argument(
+        "--signal-retry-seconds",
+        type=float,
+        default=15.0,
+        help="how long to wait for a function that is not running (yet) (default: 15)",
+    )
     return parser
 
 
@@ -97,6 +116,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         kubeconfig=args.kubeconfig,
         metrics_host=args.metrics_host or listen_host(),
         metrics_port=args.metrics_port,
+        coalesce=args.coalesce_ms / 1000,
+        min_signal_interval=args.min_signal_interval_ms / 1000,
+        signal_retry_for=args.signal_retry_seconds,
     )
 
 
