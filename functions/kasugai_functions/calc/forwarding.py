@@ -118,6 +118,15 @@ class Router:
                 operator_pb2.NG,
                 f"{self._name}: next hop {address} failed: {error.code().name}: {error.details()}",
             )
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # our own caller went away
+            # gRPC cancels the calls of a channel it closes: this one outlived the grace period.
+            return Outcome(
+                operator_pb2.NG,
+                f"{self._name}: next hop {address}: call cancelled, its channel was retired",
+            )
         finally:
             route.in_flight -= 1
             if route.in_flight == 0:
