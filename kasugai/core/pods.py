@@ -5,6 +5,10 @@ are renamed ``cpu-container<i>`` / ``gpu-container<i>``, and get the entry's ``e
 ``K8S_POD_NAME`` / ``K8S_POD_NAMESPACE`` from the downward API. A container whose template name
 contains ``sidecar`` is the reload sidecar: it gets no SR-IOV VF and no GPU. Extended resources
 are written as strings ("1"), the form the API server returns, so that a diff stays empty.
+
+Pods share the nested template values they copy through (commands, mounts, volumes...) with the
+World and with each other: copying them per Pod was most of the planning time. Desired objects
+are read-only, like event bodies.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from kasugai.core import names
-from kasugai.core.inventory import Owner, copy_json
+from kasugai.core.inventory import Owner
 from kasugai.core.model import ConfigEntry, Container
 from kasugai.core.options import PlanOptions
 
@@ -48,7 +52,7 @@ def _env(container: Container, entry: ConfigEntry) -> list[Any]:
     merged: dict[str, Any] = {}
     for item in container.body.get("env") or []:
         if isinstance(item, dict) and "name" in item:
-            merged[str(item["name"])] = copy_json(item)
+            merged[str(item["name"])] = item
     for name, value in entry.envs.items():
         merged[name] = {"name": name, "value": value}
     for name, path in (
@@ -70,9 +74,11 @@ def _asks_for_gpu(containers: tuple[Container, ...], options: PlanOptions) -> bo
 
 
 def _add_resource(body: dict[str, Any], resource: str) -> None:
-    resources = body.setdefault("resources", {})
+    """Request and limit one ``resource``, copying (not editing) the shared template dicts."""
+    resources = dict(body.get("resources") or {})
     for part in ("requests", "limits"):
-        resources.setdefault(part, {})[resource] = "1"
+        resources[part] = {**(resources.get(part) or {}), resource: "1"}
+    body["resources"] = resources
 
 
 def build_pod(
@@ -90,7 +96,7 @@ def build_pod(
     wants_gpu = gpu and not _asks_for_gpu(template.containers, options)
     containers = []
     for index, container in enumerate(template.containers):
-        body = copy_json(dict(container.body))
+        body = dict(container.body)
         body["name"] = f"{prefix}-container{index}"
         body["image"] = container.image or entry.image_uri
         body.setdefault("imagePullPolicy", "IfNotPresent")
@@ -103,7 +109,7 @@ def build_pod(
         containers.append(body)
     spec: dict[str, Any] = {"containers": containers}
     optional = (
-        ("volumes", None if template.volumes is None else copy_json(template.volumes)),
+        ("volumes", None if template.volumes is None else list(template.volumes)),
         ("restartPolicy", template.restart_policy),
         ("shareProcessNamespace", template.share_process_namespace),
         ("hostNetwork", template.host_network),

@@ -281,8 +281,12 @@ def _order(spec: FunctionChainSpec) -> tuple[list[str], list[str]]:
     try:
         return list(sorter.static_order()), []
     except graphlib.CycleError as exc:
-        cycle: list[str] = list(reversed(exc.args[1]))
-        return [], cycle
+        # graphlib lists the cycle in data-flow order, closing it with its first node again;
+        # start it at the function written first in the spec so the message is stable.
+        loop: list[str] = list(exc.args[1][:-1])
+        start = min(range(len(loop)), key=lambda i: list(spec.functions).index(loop[i]))
+        loop = loop[start:] + loop[:start]
+        return [], [*loop, loop[0]]
 
 
 # --- config entries -------------------------------------------------------------------------
