@@ -2,10 +2,11 @@
 
 The official client is synchronous, so the watch runs in its own thread and hands each
 ``data.config`` to the event loop. The loop is the usual Kubernetes one: list with a field
-selector on the one name, watch from the listed resourceVersion (bookmarks move it on), resume
-from the last resourceVersion when a watch times out, list again on 410 Gone, and reconnect
-with jittered exponential backoff after any failure (counted, and shown by ``/healthz`` until a
-list succeeds again). Deletion is only logged: the function keeps its last destination.
+selector on the one name, watch from the listed resourceVersion (events and bookmarks move it
+on), and when a watch ends or breaks, watch again from the last resourceVersion, so nothing that
+happened meanwhile is missed; list again only on 410 Gone. Failures reconnect with jittered
+exponential backoff, counted, and shown by ``/healthz`` until the watch is back. Deletion is
+only logged: the function keeps its last destination.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ class ConfigMapWatch:
         self.name = name
         self.deliver = deliver
         self.health = health
+        self.selector = f"metadata.name={name}"
+        self.version: str | None = None  # where the next watch resumes; None: list first
+        self.current: kubernetes.watch.Watch | None = None
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._supervise, name="configmap-watch", daemon=True)
 
@@ -69,18 +73,26 @@ class ConfigMapWatch:
         self.thread.start()
 
     def stop(self) -> None:
-        """Stop after the current request; the thread is a daemon, nobody waits for it."""
+        """Stop the thread: ``Watch.stop`` shuts the socket down, which ends a blocked read."""
         self.stopping.set()
+        if self.current is not None:
+            self.current.stop()
+        self.thread.join(timeout=5)
 
     def _supervise(self) -> None:
         failures = 0
         while not self.stopping.is_set():
             try:
-                self._list_and_watch()
+                if self.version is None:
+                    self._list()
+                self._watch()
             except _Gone:
                 log.info("resourceVersion expired; listing again", configmap=self.name)
+                self.version = None
                 continue
-            except Exception as err:  # any failure: count it, show it, back off, reconnect
+            except Exception as err:  # any failure: count it, show it, back off, resume
+                if self.stopping.is_set():
+                    return  # stop() broke the connection on purpose
                 failures += 1
                 delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (failures - 1))
                 delay *= random.uniform(0.8, 1.2)
@@ -92,16 +104,16 @@ class ConfigMapWatch:
                     namespace=self.namespace,
                     error=str(err)[:500],
                     retry_in_s=round(delay, 2),
+                    resume_from=self.version,
                 )
                 self.stopping.wait(delay)
                 continue
             failures = 0
 
-    def _list_and_watch(self) -> None:
-        selector = f"metadata.name={self.name}"
+    def _list(self) -> None:
         listed = self.core.list_namespaced_config_map(
             self.namespace,
-            field_selector=selector,
+            field_selector=self.selector,
             _request_timeout=(CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S * 3),
         )
         self.health.beat()
@@ -109,30 +121,40 @@ class ConfigMapWatch:
             self._on_object("LISTED", listed.items[0])
         else:
             log.info("configmap not there yet; watching for it", configmap=self.name)
-        version = listed.metadata.resource_version
-        while not self.stopping.is_set():
-            watch = kubernetes.watch.Watch()
-            try:
-                for event in watch.stream(
-                    self.core.list_namespaced_config_map,
-                    self.namespace,
-                    field_selector=selector,
-                    resource_version=version,
-                    allow_watch_bookmarks=True,
-                    timeout_seconds=WATCH_TIMEOUT_S,
-                    _request_timeout=(CONNECT_TIMEOUT_S, WATCH_TIMEOUT_S + 15),
-                ):
-                    self.health.beat()
-                    if event["type"] != "BOOKMARK":
-                        self._on_object(event["type"], event["object"])
-                    if self.stopping.is_set():
-                        watch.stop()
-            except ApiException as err:
-                if err.status == 410:
-                    raise _Gone from err
-                raise
-            version = watch.resource_version or version
-            self.health.beat()  # a watch that ended on its timeout is healthy
+        self.version = listed.metadata.resource_version
+
+    def _open_watch(self, *args: Any, **kwargs: Any) -> Any:
+        """The watch request; once the server accepts it, the watch is alive again."""
+        response = self.core.list_namespaced_config_map(*args, **kwargs)
+        self.health.beat()
+        return response
+
+    def _watch(self) -> None:
+        """One watch from ``self.version``, which follows every event (bookmarks too)."""
+        watch = kubernetes.watch.Watch(return_type=kubernetes.client.V1ConfigMap)
+        self.current = watch
+        try:
+            for event in watch.stream(
+                self._open_watch,
+                self.namespace,
+                field_selector=self.selector,
+                resource_version=self.version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=WATCH_TIMEOUT_S,
+                _request_timeout=(CONNECT_TIMEOUT_S, WATCH_TIMEOUT_S + 15),
+            ):
+                self.health.beat()
+                self.version = watch.resource_version or self.version
+                if event["type"] != "BOOKMARK":
+                    self._on_object(event["type"], event["object"])
+                if self.stopping.is_set():
+                    watch.stop()
+        except ApiException as err:
+            if err.status == 410:
+                raise _Gone from err
+            raise
+        self.version = watch.resource_version or self.version
+        self.health.beat()  # a watch that ended on its timeout is healthy
 
     def _on_object(self, kind: str, configmap: Any) -> None:
         if kind == "DELETED":
