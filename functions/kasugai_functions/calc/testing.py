@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -172,17 +172,28 @@ class LocalCalc:
     def next_host(self) -> str:
         return f"{self.subnet}.{len(self.functions) + 1}"
 
-    def start(self, name: str, operator: Operator, next_host: str | None = None) -> CalcProcess:
-        """Start one function (with config.yaml for ``next_host`` if given); waits until ready."""
+    def start(
+        self,
+        name: str,
+        operator: Operator,
+        next_host: str | None = None,
+        program: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> CalcProcess:
+        """Start one function (with config.yaml for ``next_host`` if given); waits until ready.
+
+        ``program`` replaces ``kasugai-calc`` (e.g. the image's launcher), ``env`` the environment.
+        """
         host = self.next_host()
         directory = self.workdir / name
         directory.mkdir(parents=True)
         if next_host is not None:
             write_atomically(directory / CONFIG_FILE, rendered_config(next_host, PORT))
         log_path = self.workdir / f"{name}.log"
-        command = [str(self.executable), "-server", "-port", str(PORT)]
+        command = [*(program or [str(self.executable)]), "-server", "-port", str(PORT)]
         command += ["-operator", operator.value, "--config-dir", str(directory)]
-        env = {**os.environ, "KASUGAI_POD_IP": host, "KASUGAI_LOG_FORMAT": "json"}
+        env = {**(os.environ if env is None else env)}
+        env.update(KASUGAI_POD_IP=host, KASUGAI_LOG_FORMAT="json")
         env.pop("KASUGAI_CONFIG_DIR", None)
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(

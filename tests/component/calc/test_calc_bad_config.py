@@ -1,0 +1,108 @@
+"""Bad configurations: each is logged clearly, the last good next hop stays, nothing crashes, and
+a request that cannot be forwarded comes back NG with the reason (the client exits 1).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+import pytest
+from kasugai_functions.calc.arithmetic import Operator
+from kasugai_functions.calc.config import CONFIG_FILE
+from kasugai_functions.calc.testing import CalcProcess, LocalCalc, run_client, write_atomically
+
+
+def send(first: CalcProcess, *values: str) -> subprocess.CompletedProcess[str]:
+    return run_client("-host", first.host, "-port", str(first.port), *values)
+
+
+def assert_ng(client: subprocess.CompletedProcess[str], *reason_parts: str) -> None:
+    assert client.returncode == 1, client.stderr
+    assert client.stdout.startswith("NG: "), client.stdout
+    for part in reason_parts:
+        assert part in client.stdout
+
+
+@pytest.mark.parametrize(
+    ("config", "logged"),
+    [
+        ("other: 1\n", "no 'next' mapping"),
+        ("next: [\n", "not valid YAML"),
+        ('next:\n  host: "10.0.0.1 --evil"\n  port: 8080\n', "next.host"),
+        ('next:\n  host: "10.0.0.1"\n  port: 99999\n', "next.port"),
+    ],
+)
+def test_a_bad_config_keeps_the_last_good_next_hop(
+    calc: LocalCalc, config: str, logged: str
+) -> None:
+    receiver = calc.start("receiver", Operator.RECEIVER)
+    plus = calc.start("plus", Operator.PLUS, next_host=receiver.host)
+
+    write_atomically(plus.directory / CONFIG_FILE, config)
+    plus.reload()
+    [failure] = plus.wait_for_event("load config failed")
+    assert logged in failure["error"]
+    assert failure["keeping_next"] == receiver.address
+
+    client = send(plus, "1", "2")
+    assert client.stdout.strip() == "OK", client.stderr
+    receiver.wait_for_event("result")
+    assert len(plus.events("connecting")) == 1  # nothing odd was ever dialled
+    assert plus.process.poll() is None
+
+
+def test_a_function_started_before_its_config_forwards_once_it_arrives(calc: LocalCalc) -> None:
+    """The sidecar renders config.yaml after the function started; the first SIGHUP connects it."""
+    receiver = calc.start("receiver", Operator.RECEIVER)
+    plus = calc.start("plus", Operator.PLUS)
+    [first_load] = plus.events("load config")
+    assert first_load["found"] is False
+    assert_ng(send(plus, "1", "2"), "plus:", "does not exist yet")
+
+    plus.point_to(receiver.host)
+    plus.wait_for_event("load config", where=lambda e: e["found"])
+    assert send(plus, "1", "2").stdout.strip() == "OK"
+
+
+def test_an_unreachable_next_hop_gives_ng_and_exit_1(calc: LocalCalc) -> None:
+    plus = calc.start("plus", Operator.PLUS)
+    with socket.socket() as reserved:  # bound, never listening: connections are refused
+        reserved.bind((plus.host, 0))
+        plus.point_to(plus.host, reserved.getsockname()[1])
+        plus.wait_for_event("load config", where=lambda e: e["found"])
+        assert_ng(send(plus, "1", "2"), "plus: next hop", "UNAVAILABLE")
+    assert plus.process.poll() is None
+
+
+def test_an_empty_connection_config_never_forwards_to_itself(calc: LocalCalc) -> None:
+    """``{}`` renders as localhost:8080: the original then sent every request to itself."""
+    plus = calc.start("plus", Operator.PLUS)
+    write_atomically(plus.directory / CONFIG_FILE, 'next:\n  host: "localhost"\n  port: 8080\n')
+    plus.reload()
+    plus.wait_for_event("not forwarding")
+    assert_ng(send(plus, "1", "2"), "is this function itself")
+    assert len(plus.events("start call Do")) == 1
+
+
+def test_a_failure_deep_in_the_chain_reaches_the_client(calc: LocalCalc) -> None:
+    """The original replied OK whatever happened downstream."""
+    minus = calc.start("minus", Operator.MINUS)  # no config: cannot forward
+    plus = calc.start("plus", Operator.PLUS, next_host=minus.host)
+    assert_ng(send(plus, "1", "2"), "minus:", "does not exist yet")
+    [failure] = plus.events("forward failed")
+    assert failure["reason"].startswith("minus:")
+
+
+def test_the_client_without_config_says_where_it_looked() -> None:
+    client = run_client("--config-dir", "/nonexistent-kasugai-dir", "1", "2")
+    assert client.returncode == 1
+    assert "/nonexistent-kasugai-dir/config.yaml does not exist yet" in client.stderr
+
+
+def test_a_receiver_needs_no_config(calc: LocalCalc) -> None:
+    receiver = calc.start("receiver", Operator.RECEIVER)
+    assert receiver.events("load config") == []
+    receiver.reload()
+    receiver.wait_for_event("load config skipped: the receiver forwards nothing")
+    assert send(receiver, "1").stdout.strip() == "OK"
