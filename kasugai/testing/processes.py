@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -50,16 +51,23 @@ class ManagedProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self, grace_seconds: float = 15.0) -> None:
-        """SIGTERM the group, then SIGKILL it after the grace period; reap the leader."""
-        self._signal_group(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=grace_seconds)
-        except subprocess.TimeoutExpired:
-            self._signal_group(signal.SIGKILL)
-            self.popen.wait(timeout=grace_seconds)
-        # Children that outlived a leader which exited on SIGTERM still get the hard stop.
-        if self.group_alive():
-            self._signal_group(signal.SIGKILL)
+        """SIGTERM the group; SIGKILL it if any member is left after the grace period. Returns
+        once every member is gone (or, after SIGKILL's grace too, leaves the rest to
+        :func:`leftover_process_groups` to report)."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            self._signal_group(sig)
+            if self._wait_group_gone(grace_seconds):
+                return
+
+    def _wait_group_gone(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.popen.poll()  # reap the leader: a zombie still counts as a member
+            if not self.group_alive():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
 
     def _signal_group(self, sig: signal.Signals) -> None:
         # A group that is already gone is what stopping wants.

@@ -35,7 +35,15 @@ started=$SECONDS
 staging=$(mktemp -d "$cache/.build.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
 # -trimpath and -s -w keep the binary smaller and its build reproducible; they cost nothing.
-(cd "$src" && go build -buildvcs=false -trimpath -ldflags='-s -w' \
+# The version stamps are what Kubernetes' own build sets: /version and `kubectl version` tell
+# the release instead of v0.0.0-master.
+minor=$(echo "$k8s_version" | cut -d. -f2)
+stamps=""
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  stamps+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+  stamps+=" -X $pkg.gitTreeState=clean"
+done
+(cd "$src" && go build -buildvcs=false -trimpath -ldflags="-s -w$stamps" \
   -o "$staging/kasugai-testcluster" .)
 for tool in etcd kube-apiserver kubectl; do
   ln -s kasugai-testcluster "$staging/$tool"

@@ -57,6 +57,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not leftovers:
         return
     reporter = session.config.pluginmanager.getplugin("terminalreporter")
+    reporter.write_sep("=", "processes left running", red=True)
     for process in leftovers:
         reporter.write_line(
             f"ERROR: {process.name} (process group {process.pid}) still runs after the "

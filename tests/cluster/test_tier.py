@@ -3,6 +3,7 @@ concurrency, CRD schema validation, RBAC and service-account tokens all behave a
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -78,7 +79,14 @@ def test_server_side_apply_conflict_between_field_managers(
             _content_type=APPLY,
         )
     assert conflict.value.status == 409
-    assert '"alice"' in conflict.value.body and ".data.color" in conflict.value.body
+    causes = json.loads(conflict.value.body)["details"]["causes"]
+    assert causes == [
+        {
+            "reason": "FieldManagerConflict",
+            "message": 'conflict with "alice"',
+            "field": ".data.color",
+        }
+    ]
 
     forced = core.patch_namespaced_config_map(
         "shared",
@@ -198,3 +206,32 @@ def test_invalid_dataflow_is_rejected_naming_the_field(
     assert invalid.value.status == 422
     assert "spec.functionChainRef.name" in invalid.value.body
     assert "must be of type string" in invalid.value.body
+
+
+def test_pods_and_services_need_no_kubelet_or_controllers(
+    kube: client.ApiClient, namespace: str
+) -> None:
+    """Tests play the kubelet and the load-balancer: Pods are accepted without a service account
+    object, and status is theirs to write."""
+    core = client.CoreV1Api(kube)
+    pod = {
+        "metadata": {"name": "fn", "labels": {"app": "fn"}},
+        "spec": {"containers": [{"name": "c", "image": "example.invalid/fn:1"}]},
+    }
+    core.create_namespaced_pod(namespace, pod)
+    core.patch_namespaced_pod_status(
+        "fn", namespace, {"status": {"phase": "Running", "podIP": "127.0.1.1"}}
+    )
+    assert core.read_namespaced_pod("fn", namespace).status.phase == "Running"
+
+    service = {
+        "metadata": {"name": "fn"},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "fn"}, "ports": [{"port": 8080}]},
+    }
+    created = core.create_namespaced_service(namespace, service)
+    assert created.spec.cluster_ip.startswith("10.96.")
+    core.patch_namespaced_service_status(
+        "fn", namespace, {"status": {"loadBalancer": {"ingress": [{"ip": "127.0.2.1"}]}}}
+    )
+    ingress = core.read_namespaced_service("fn", namespace).status.load_balancer.ingress
+    assert [entry.ip for entry in ingress] == ["127.0.2.1"]
