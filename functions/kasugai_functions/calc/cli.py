@@ -2,7 +2,8 @@
 
 Server: ``-server -port P -operator OP``. Client: ``[-host H] [-port P] VALUES...``; with no
 ``-host`` the client reads the next hop from ``<config dir>/config.yaml``, as the Go client did
-from /config. Both take ``--config-dir DIR`` (else ``KASUGAI_CONFIG_DIR``, else /config).
+from /config. ``-idle``: install the config template and wait (a Pod that only runs clients).
+All take ``--config-dir DIR`` (else ``KASUGAI_CONFIG_DIR``, else /config).
 Exit status: 0 on success (client: the reply was OK), 1 on failure or an NG reply, 2 on bad usage.
 """
 
@@ -28,6 +29,7 @@ from kasugai_functions.calc.goflags import (
 OPERATOR_NAMES = ",".join(operator.value for operator in Operator)
 FLAGS = (
     Flag("server", False, "run server mode"),
+    Flag("idle", False, "install the config template, then wait (the send function's Pod)"),
     Flag("port", 8080, "port number"),
     Flag("host", "", "host address (client; default: next.host of config.yaml)"),
     Flag("operator", "", f"operator <{OPERATOR_NAMES}>"),
@@ -48,6 +50,11 @@ class ServerInvocation:
 
 
 @attrs.frozen
+class IdleInvocation:
+    config_dir: str
+
+
+@attrs.frozen
 class ClientInvocation:
     values: tuple[float, ...]
     host: str  # "" means: read the next hop from config.yaml
@@ -57,10 +64,14 @@ class ClientInvocation:
 
 def interpret(
     flags: dict[str, FlagValue], arguments: Sequence[str]
-) -> ServerInvocation | ClientInvocation:
+) -> ServerInvocation | ClientInvocation | IdleInvocation:
     """What the parsed command line asks for; FlagError naming the flag when it makes no sense."""
     port = int(flags["port"])
     config_dir = str(flags["config-dir"])
+    if flags["idle"]:
+        if arguments or flags["server"]:
+            raise FlagError("-idle takes no values and no -server")
+        return IdleInvocation(config_dir)
     if not 1 <= port <= 65535:
         raise FlagError(f"-port: expected a port from 1 to 65535, got {port}")
     if flags["server"]:
@@ -115,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kasugai.runtime_env import config_dir, configure_logging
 
     configure_logging()
+    if isinstance(invocation, IdleInvocation):
+        from kasugai_functions.calc.idle import idle
+
+        return idle(config_dir(invocation.config_dir or None))
     if isinstance(invocation, ServerInvocation):
         import asyncio
 
