@@ -18,7 +18,7 @@ from typing import Any
 
 import kubernetes
 import structlog
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from kasugai_sidecar.observability import RENDER_ERRORS, WATCH_RESTARTS, WatchHealth
 
@@ -121,7 +121,7 @@ class ConfigMapWatch:
             self._on_object("LISTED", listed.items[0])
         else:
             log.info("configmap not there yet; watching for it", configmap=self.name)
-        self.version = listed.metadata.resource_version
+        self.version = listed.metadata.resource_version if listed.metadata else None
 
     def _open_watch(self, *args: Any, **kwargs: Any) -> Any:
         """The watch request; once the server accepts it, the watch is alive again."""

@@ -124,6 +124,10 @@ def _strictly(kind: type, factory: Callable[..., Any]) -> Callable[..., Any]:
     return make
 
 
+def _origin(type_: Any) -> Any:
+    return get_origin(type_)
+
+
 def _converter() -> cattrs.Converter:
     converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
     converter.register_structure_hook(IPText, _ip)
@@ -131,10 +135,10 @@ def _converter() -> cattrs.Converter:
     converter.register_structure_hook(Protocol, _protocol)
     converter.register_structure_hook(OutputPort, _output_port)
     converter.register_structure_hook_factory(
-        lambda t: get_origin(t) is list, _strictly(list, list_structure_factory)
+        lambda t: _origin(t) is list, _strictly(list, list_structure_factory)
     )
     converter.register_structure_hook_factory(
-        lambda t: get_origin(t) is dict, _strictly(dict, mapping_structure_factory)
+        lambda t: _origin(t) is dict, _strictly(dict, mapping_structure_factory)
     )
     converter.register_structure_hook_factory(attrs.has, _strictly(dict, make_dict_structure_fn))
     return converter

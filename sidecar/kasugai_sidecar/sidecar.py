@@ -154,11 +154,15 @@ class Sidecar:
 
         loop = asyncio.get_running_loop()
         assert self.settings.pod_name and self.settings.namespace  # checked by the CLI
+
+        def deliver(text: str) -> None:  # called on the watch thread
+            loop.call_soon_threadsafe(self.on_config, text)
+
         watch = ConfigMapWatch(
             load_api_client(self.settings.kubeconfig),
             self.settings.namespace,
             f"ethcrl.{self.settings.pod_name}",
-            lambda text: loop.call_soon_threadsafe(self.on_config, text),
+            deliver,
             health,
         )
         watch.start()

@@ -152,14 +152,11 @@ def println_(*args: Any) -> str:
     return sprintln([None if arg is NO_VALUE else arg for arg in args])
 
 
-def _short_circuit(*args: Any) -> Any:
-    raise AssertionError("and/or are evaluated by the executor")
-
-
-# name -> (function, minimum argument count, maximum or None for variadic)
-BUILTINS: dict[str, tuple[Callable[..., Any], int, int | None]] = {
-    "and": (_short_circuit, 1, None),
-    "or": (_short_circuit, 1, None),
+# name -> (function, minimum argument count, maximum or None for variadic); and/or short-circuit,
+# so the executor evaluates them itself.
+BUILTINS: dict[str, tuple[Callable[..., Any] | None, int, int | None]] = {
+    "and": (None, 1, None),
+    "or": (None, 1, None),
     "not": (not_, 1, 1),
     "index": (index, 1, None),
     "len": (length, 1, 1),

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from kasugai_sidecar.gotemplate import nodes as n
 from kasugai_sidecar.gotemplate.builtins import BUILTINS, BuiltinError
 from kasugai_sidecar.gotemplate.errors import TemplateExecError
-from kasugai_sidecar.gotemplate.values import NO_VALUE, format_value, is_true
+from kasugai_sidecar.gotemplate.values import NO_VALUE, format_value, go_type, is_true
 
 
 class _NoFinal:
@@ -260,8 +260,7 @@ class Executor:
             if len(args) > 1 or final is not _NO_FINAL:
                 self.errorf(f"{name} is not a method but has arguments")
             return receiver.get(name, NO_VALUE)
-        type_name = "interface {}" if self.node is not None else ""
-        self.errorf(f"can't evaluate field {name} in type {type_name}")
+        self.errorf(f"can't evaluate field {name} in type {go_type(receiver)}")
 
     def eval_arg(self, dot: Any, node: n.Operand) -> Any:
         self.at(node)
@@ -296,6 +295,7 @@ class Executor:
                 if is_true(value) == (name == "or"):
                     return value
             return final if final is not _NO_FINAL else value
+        assert function is not None  # only and/or have none
         argv = [self.eval_arg(dot, arg) for arg in args]
         if final is not _NO_FINAL:
             argv.append(final)

@@ -116,8 +116,7 @@ class _Parser:
             node = self._text_or_action()
             if isinstance(node, _End):
                 self._errorf(f"unexpected {node}")
-            if node is not None:
-                nodes.append(node)
+            nodes.append(node)
         return n.ListNode(pos, tuple(nodes))
 
     def _item_list(self) -> tuple[n.ListNode, _End]:
@@ -127,11 +126,10 @@ class _Parser:
             node = self._text_or_action()
             if isinstance(node, _End):
                 return n.ListNode(pos, tuple(nodes)), node
-            if node is not None:
-                nodes.append(node)
+            nodes.append(node)
         self._errorf("unexpected EOF")
 
-    def _text_or_action(self) -> n.Node | _End | None:
+    def _text_or_action(self) -> n.Node | _End:
         token = self._next_non_space()
         if token.typ is Tok.TEXT:
             return n.TextNode(token.pos, token.val)
@@ -281,7 +279,7 @@ class _Parser:
             self._errorf(f'unexpected . after term "{node}"')
         return n.ChainNode(pos, node, tuple(fields))
 
-    def _term(self) -> n.Operand | None:  # one branch per kind of term, as in Go
+    def _term(self) -> n.Operand | None:
         token = self._next_non_space()
         typ = token.typ
         if typ is Tok.IDENTIFIER:

@@ -74,7 +74,7 @@ def is_true(value: Any) -> bool:
         return len(value) > 0
     if isinstance(value, bool):
         return value
-    return value != 0
+    return bool(value != 0)
 
 
 def format_float(value: float) -> str:

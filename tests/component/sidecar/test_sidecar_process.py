@@ -12,8 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import POD, Rig
 from kasugai_sidecar.testing import wait_until, write_config
+from sidecar_rig import POD, Rig
 
 from kasugai.testing import start_process
 
