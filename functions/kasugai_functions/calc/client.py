@@ -49,7 +49,7 @@ def send(invocation: ClientInvocation) -> int:
         try:
             response, call = stub.Operate.with_call(request, timeout=CLIENT_TIMEOUT_SECONDS)
         except grpc.RpcError as error:
-            code, details = error.code(), error.details()  # type: ignore[attr-defined]
+            code, details = error.code(), error.details()
             log.error("send message failed", address=hop.target, code=code.name, details=details)
             print(f"error: {hop.target}: {code.name}: {details}", file=sys.stderr)
             return 1

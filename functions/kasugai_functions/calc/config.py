@@ -62,14 +62,14 @@ def validate_port(port: object) -> int:
     return port
 
 
-def _check_host(_instance: object, _attribute: object, host: object) -> None:
+def _check_host(_instance: object, _attribute: object, host: str) -> None:
     try:
         validate_host(host)
     except ValueError as error:
         raise ConfigError(f"next.host: {error}") from None
 
 
-def _check_port(_instance: object, _attribute: object, port: object) -> None:
+def _check_port(_instance: object, _attribute: object, port: int) -> None:
     try:
         validate_port(port)
     except ValueError as error:

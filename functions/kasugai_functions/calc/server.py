@@ -92,7 +92,7 @@ class NextHopFollower:
         try:
             hop = read_config(self._directory)
         except ConfigError as error:
-            self._keep_route(path, error)
+            self._report_unusable(path, error)
             return
         self._loaded_once = True
         next_hop = {"host": hop.host, "port": hop.port}
@@ -107,16 +107,21 @@ class NextHopFollower:
             return
         self._router.route_to(hop)
 
-    def _keep_route(self, path: Path, error: ConfigError) -> None:
-        current = self._router.destination
-        keeping = current.target if current else None
-        if isinstance(error, ConfigMissing) and not self._loaded_once:
-            log.warning("load config", path=str(path), found=False, reason=str(error))
-            self._router.unroute(str(error))
-            return
-        log.error("load config failed", path=str(path), error=str(error), keeping_next=keeping)
+    def _report_unusable(self, path: Path, error: ConfigError) -> None:
         if not self._loaded_once:
-            self._router.unroute(str(error))
+            self._router.unroute(str(error))  # requests get NG saying why
+            if isinstance(error, ConfigMissing):  # normal until the sidecar's first render
+                log.warning("load config", path=str(path), found=False, reason=str(error))
+            else:
+                log.error("load config failed", path=str(path), error=str(error))
+            return
+        current = self._router.destination
+        log.error(
+            "load config failed",
+            path=str(path),
+            error=str(error),
+            keeping_next=current.target if current else None,
+        )
 
 
 def _log_ignored_reload() -> None:

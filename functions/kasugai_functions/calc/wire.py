@@ -28,7 +28,7 @@ def describe_results(request: operator_pb2.OperateRequest) -> list[dict[str, Any
 def status_name(status: int) -> str:
     """``OK``, ``NG``, ``UNKNOWN``, or the number of a status this proto does not know."""
     if status in operator_pb2.OperateResponseStatus.values():
-        return operator_pb2.OperateResponseStatus.Name(status)
+        return str(operator_pb2.OperateResponseStatus.Name(status))
     return str(status)
 
 
