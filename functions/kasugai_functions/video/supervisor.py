@@ -33,6 +33,7 @@ log = structlog.get_logger("kasugai.wrapper")
 
 TERM_GRACE_SECONDS = 5.0  # after SIGTERM, before SIGKILL
 KILL_WAIT_SECONDS = 10.0  # after SIGKILL: only a process stuck in the kernel takes this long
+WATCH_READY_MS = 500  # the watch's first idle wake-up, which shows it is watching
 
 
 @attrs.frozen
@@ -230,14 +231,23 @@ class Supervisor:
         directory = self._config_path.parent.resolve()
         target = str(directory / self._config_path.name)
         while not stop.is_set():
+            watching = False
             try:
-                async for _ in watchfiles.awatch(
+                async for changes in watchfiles.awatch(
                     directory,
                     watch_filter=lambda _change, path: path == target,
                     stop_event=stop,
                     recursive=False,
+                    rust_timeout=WATCH_READY_MS,
+                    yield_on_timeout=True,
                 ):
-                    self._events.put_nowait(_Reload("config file changed"))
+                    if changes:
+                        self._events.put_nowait(_Reload("config file changed"))
+                    elif not watching:
+                        # The first yield proves the watch is up: read once more, so a file
+                        # written before then (after the start-up read) is not missed.
+                        self._events.put_nowait(_Reload("watch started"))
+                    watching = True
             except (OSError, RuntimeError) as exc:
                 log.error("config watch failed; restarting it", error=str(exc))
                 with contextlib.suppress(TimeoutError):
