@@ -36,6 +36,10 @@ def _run_parser() -> argparse.ArgumentParser:
         prog="kasugai-sidecar",
         description="Render config templates from the connection ConfigMap and SIGHUP the "
         "function when they change. Subcommand: `render TEMPLATE --data FILE`.",
+        epilog="The function is every process of this Pod (same K8S_POD_NAME in its "
+        "environment) whose argv[0] or its basename is the name, whose command line starts "
+        "with it, or, for a console script, whose argv[0] is a python and argv[1] or its "
+        "basename is the name. Only processes with a SIGHUP handler are signalled.",
     )
     parser.add_argument(
         "--source",

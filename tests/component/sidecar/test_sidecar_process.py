@@ -86,13 +86,14 @@ def test_bad_data_is_reported_and_the_last_good_files_stay(rig: Rig) -> None:
     # A template that cannot run on the data keeps its old output; the others still render.
     broken = rig.config_dir / "broken.yaml.tmpl"
     broken.write_text("{{index .ips 0}}")
-    wait_until(lambda: (rig.config_dir / "broken.yaml").exists(), "the broken template's output")
+    wait_until(lambda: len(fn.signals()) == 2, "the SIGHUP for the new broken.yaml")
+    assert (rig.config_dir / "broken.yaml").read_text() == "10.96.12.34"
     broken.write_text("{{if .ips}}unclosed")
     wait_until(lambda: sidecar.count("template failed; keeping its last output") >= 1, "failure")
     write_config(rig.source, {})  # the calcapp template handles {}, index .ips does not
-    wait_until(lambda: output.read_text() == calc_output("localhost", 8080), "the {} render")
+    wait_until(lambda: len(fn.signals()) == 3, "the SIGHUP for the {} render")
+    assert fn.signals()[2] == calc_output("localhost", 8080)
     assert (rig.config_dir / "broken.yaml").read_text() == "10.96.12.34"
-    wait_until(lambda: len(fn.signals()) == 2, "the SIGHUP for the {} render")
     assert not sidecar.process.exited()
 
 
