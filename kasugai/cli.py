@@ -15,10 +15,11 @@ from collections.abc import Sequence
 
 from kasugai import __version__
 from kasugai.adapters.files import InputError
-from kasugai.commands import diff, plan, replay
+from kasugai.commands import demo, diff, down, logs, plan, replay, status, up
+from kasugai.commands import exec as exec_command
 from kasugai.runtime_env import configure_logging
 
-COMMANDS = (plan, diff, replay)
+COMMANDS = (plan, diff, up, down, status, logs, exec_command, demo, replay)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,97 @@
+"""Where the local runtime keeps its state: one directory, laid out like a tiny node.
+
+    <state>/supervisor.pid            the running supervisor's PID
+    <state>/supervisor.lock           held (flock) while a supervisor runs: one per state directory
+    <state>/supervisor.log            the supervisor's output when it runs detached
+    <state>/state.json                the snapshot ``kasugai status`` shows (written atomically)
+    <state>/addresses.json            Pod -> loopback address, kept so addresses stay stable
+    <state>/configmaps/<ns>/ethcrl.<pod>.json   connection ConfigMaps (``data.config``)
+    <state>/pods/<ns>/<pod>/pod.json  the Pod as started: argv, env, directories (for ``exec``)
+    <state>/pods/<ns>/<pod>/work/     its working directory
+    <state>/pods/<ns>/<pod>/volumes/<name>/   its emptyDir volumes (the one at /config: config dir)
+    <state>/pods/<ns>/<pod>/logs/<container>.log
+
+The state directory is ``--state-dir``, else ``$KASUGAI_STATE_DIR``, else ``./.kasugai``.
+Every file another process reads is replaced atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+__all__ = ["STATE_DIR_ENV", "StateDir", "read_json", "state_dir", "write_atomically"]
+
+STATE_DIR_ENV = "KASUGAI_STATE_DIR"
+DEFAULT_STATE_DIR = ".kasugai"
+
+
+def state_dir(cli_value: str | None = None) -> StateDir:
+    """The state directory: ``--state-dir`` wins, then ``$KASUGAI_STATE_DIR``, then ./.kasugai."""
+    raw = cli_value or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
+    return StateDir(Path(raw).absolute())
+
+
+@attrs.frozen
+class StateDir:
+    root: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "supervisor.pid"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "supervisor.lock"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "supervisor.log"
+
+    @property
+    def snapshot(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def addresses(self) -> Path:
+        return self.root / "addresses.json"
+
+    @property
+    def configmaps(self) -> Path:
+        return self.root / "configmaps"
+
+    def configmap_file(self, namespace: str, name: str) -> Path:
+        return self.configmaps / namespace / f"{name}.json"
+
+    def pod_dir(self, namespace: str, pod: str) -> Path:
+        return self.root / "pods" / namespace / pod
+
+    def pod_file(self, namespace: str, pod: str) -> Path:
+        return self.pod_dir(namespace, pod) / "pod.json"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` in one step: a reader sees the old content or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in ``path``; None if there is no such file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
