@@ -40,8 +40,11 @@ def _facts(index: int, dataflow: str) -> list[dict[str, Any]]:
             {
                 "apiVersion": "v1",
                 "kind": "Service",
-                "metadata": {"name": f"{instance}-service", "namespace": NAMESPACE,
-                             "labels": labels},
+                "metadata": {
+                    "name": f"{instance}-service",
+                    "namespace": NAMESPACE,
+                    "labels": labels,
+                },
                 "spec": {
                     "type": "LoadBalancer" if position == 0 else "ClusterIP",
                     "clusterIP": f"{ip[:-1]}{position}" if False else ip,
@@ -54,8 +57,11 @@ def _facts(index: int, dataflow: str) -> list[dict[str, Any]]:
             {
                 "apiVersion": "v1",
                 "kind": "Pod",
-                "metadata": {"name": f"{instance}-cpu-pod", "namespace": NAMESPACE,
-                             "labels": labels},
+                "metadata": {
+                    "name": f"{instance}-cpu-pod",
+                    "namespace": NAMESPACE,
+                    "labels": labels,
+                },
                 "status": {"phase": "Running"},
             }
         )
@@ -107,8 +113,9 @@ def single_event(count: int, repeats: int = 50) -> None:
     engine = Engine()
     engine.apply_all(scenario(count))
     service = next(
-        stored.body for key, stored in engine.world if key.kind == "Service"
-        and key.name == f"df-{count // 2}-wbfunction-minus-service"
+        stored.body
+        for key, stored in engine.world
+        if key.kind == "Service" and key.name == f"df-{count // 2}-wbfunction-minus-service"
     )
     times, replanned = [], set()
     for attempt in range(repeats):

@@ -58,7 +58,8 @@ class Observed:
     @classmethod
     def of(cls, body: Mapping[str, Any], default_namespace: str = "default") -> Observed:
         """The event for a body, taking kind, namespace and name from the body itself."""
-        meta = body.get("metadata") or {}
+        meta = body.get("metadata")
+        meta = meta if isinstance(meta, Mapping) else {}
         namespace = meta.get("namespace") or default_namespace
         return cls(str(body.get("kind", "")), str(namespace), str(meta.get("name", "")), body)
 

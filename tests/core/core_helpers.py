@@ -139,20 +139,29 @@ class ApiServerStandIn:
             serviceAccountName="default",
             tolerations=[{"key": "node.kubernetes.io/not-ready", "operator": "Exists"}],
         )
-        spec.setdefault("volumes", []).append({"name": f"kube-api-access-{serial}", "projected": {}})
+        spec.setdefault("volumes", []).append(
+            {"name": f"kube-api-access-{serial}", "projected": {}}
+        )
         for container in spec["containers"]:
             container.update(terminationMessagePath="/dev/termination-log")
             container.setdefault("volumeMounts", []).append(
-                {"name": f"kube-api-access-{serial}",
-                 "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+                {
+                    "name": f"kube-api-access-{serial}",
+                    "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                }
             )
             for item in container.get("env", []):
                 if "valueFrom" in item:
                     item["valueFrom"]["fieldRef"]["apiVersion"] = "v1"
         annotations = obj["metadata"].setdefault("annotations", {})
         if annotations.get("ethernet.swb.example.com/network") == "sriov":
-            vf = {"name": "sriov", "interface": "net1", "ips": [f"192.174.90.{serial % 250}"],
-                  "mac": "02:00:00:00:00:01", "device-info": {"type": "pci"}}
+            vf = {
+                "name": "sriov",
+                "interface": "net1",
+                "ips": [f"192.174.90.{serial % 250}"],
+                "mac": "02:00:00:00:00:01",
+                "device-info": {"type": "pci"},
+            }
             annotations["k8s.v1.cni.cncf.io/network-status"] = json.dumps([vf])
         obj["status"] = {"phase": "Running", "podIP": f"10.244.0.{serial % 250}"}
 
@@ -172,7 +181,9 @@ def converge(engine: Engine, server: ApiServerStandIn, rounds: int = 10) -> int:
         if not actions:
             return round_number
         engine.apply_all(server.apply(actions))
-    raise AssertionError(f"no convergence in {rounds} rounds: {diff(engine.desired(), server.objects.values())}")
+    raise AssertionError(
+        f"no convergence in {rounds} rounds: {diff(engine.desired(), server.objects.values())}"
+    )
 
 
 def keys_of(objects: Iterable[Mapping[str, Any]]) -> list[ObjectKey]:

@@ -91,7 +91,10 @@ def test_a_port_used_twice() -> None:
 
     state, message = dataflow_error(planned(edit))
     assert state == "Error"
-    assert "spec.connections[3].from: port 0 of 'plus' is already used by spec.connections[2].from" in message
+    assert (
+        "spec.connections[3].from: port 0 of 'plus' is already used by spec.connections[2].from"
+        in message
+    )
 
 
 def test_too_many_outputs() -> None:
@@ -119,7 +122,9 @@ def test_a_cycle_is_named() -> None:
         connections[4]["to"]["port"] = 1
         for item in items:
             if item["metadata"]["name"] == "funcinfo-calcapp-plus":
-                item["data"]["spec"] = item["data"]["spec"].replace('"maxInputNum": 1', '"maxInputNum": 2')
+                item["data"]["spec"] = item["data"]["spec"].replace(
+                    '"maxInputNum": 1', '"maxInputNum": 2'
+                )
         return items
 
     state, message = dataflow_error(planned(edit))
@@ -163,8 +168,10 @@ def test_no_matching_config_entry() -> None:
         entry = config_entries(config)[0]
         set_config_entries(
             config,
-            [{**entry, "rxProtocol": "RTP", "txProtocol": "RTP"},
-             {**entry, "rxProtocol": "RTP", "txProtocol": "TCP"}],
+            [
+                {**entry, "rxProtocol": "RTP", "txProtocol": "RTP"},
+                {**entry, "rxProtocol": "RTP", "txProtocol": "TCP"},
+            ],
         )
         return items
 
@@ -178,7 +185,9 @@ def test_no_matching_config_entry() -> None:
 def test_an_fpga_region_type_is_unsupported() -> None:
     def edit(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         info = find(items, "ConfigMap", "funcinfo-gpu-p2c1-dsa")
-        info["data"]["deployableItems"] = info["data"]["deployableItems"].replace("a100", "alveou250")
+        info["data"]["deployableItems"] = info["data"]["deployableItems"].replace(
+            "a100", "alveou250"
+        )
         return items
 
     engine = planned(edit, P2C1)

@@ -118,4 +118,8 @@ def test_render_created_and_deleted() -> None:
         "+++ desired/ConfigMap/n/x",
     ]
     text = render_diff([Action("delete", ObjectKey("ConfigMap", "n", "x"), None, obj)])
-    assert text.splitlines()[:3] == ["ConfigMap/n/x deleted", "--- live/ConfigMap/n/x", "+++ /dev/null"]
+    assert text.splitlines()[:3] == [
+        "ConfigMap/n/x deleted",
+        "--- live/ConfigMap/n/x",
+        "+++ /dev/null",
+    ]

@@ -183,12 +183,16 @@ def test_config_looked_up_in_the_dataflow_namespace_first() -> None:
     changes = engine.apply(Observed.of(set_config_entries(local, entries)))
     assert changes.replanned == {DF}
     desired = engine.desired()
-    assert find(desired, "Pod", "df-calcapp-wbfunction-plus-cpu-pod")["spec"]["containers"][0][
-        "image"
-    ] == "mine:1"
-    assert find(desired, "Pod", "df-calcapp-wbfunction-minus-cpu-pod")["spec"]["containers"][0][
-        "image"
-    ] == "localhost/cpufunc_calcapp:latest"
+    assert (
+        find(desired, "Pod", "df-calcapp-wbfunction-plus-cpu-pod")["spec"]["containers"][0]["image"]
+        == "mine:1"
+    )
+    assert (
+        find(desired, "Pod", "df-calcapp-wbfunction-minus-cpu-pod")["spec"]["containers"][0][
+            "image"
+        ]
+        == "localhost/cpufunc_calcapp:latest"
+    )
 
 
 def test_single_entry_fallback_is_used_and_reported() -> None:
@@ -211,7 +215,9 @@ def test_single_entry_fallback_is_used_and_reported() -> None:
 
 
 def test_user_requirement_becomes_required_node_affinity() -> None:
-    requirement = bodies(CALC.parent.parent / "multi-worker" / "calc-func" / "user_requirement.yaml")
+    requirement = bodies(
+        CALC.parent.parent / "multi-worker" / "calc-func" / "user_requirement.yaml"
+    )
 
     def edit(items: list[dict[str, Any]]) -> None:
         find(items, "DataFlow", "df-calcapp")["spec"]["userRequirement"] = "user-requirement"
@@ -253,9 +259,7 @@ def test_only_the_dataflows_an_event_concerns_are_replanned() -> None:
     assert json.loads(configmap(engine, "df-calcapp-wbfunction-plus-cpu-pod"))["ips"] == [
         "10.96.0.99"
     ]
-    assert [(t.subject, t.reason) for t in changes.transitions] == [
-        ("plus:0->minus:0", "Rewired")
-    ]
+    assert [(t.subject, t.reason) for t in changes.transitions] == [("plus:0->minus:0", "Rewired")]
 
     function_type = find(bodies(CALC), "FunctionType", "functype-calcapp-plus")
     function_type["metadata"]["labels"] = {"touched": "yes"}
@@ -267,7 +271,10 @@ def test_only_the_dataflows_an_event_concerns_are_replanned() -> None:
     assert engine.apply(Observed.of(info)).replanned == {p1c1}
     config = find(bodies(CALC), "ConfigMap", "cpufunc-config-calcapp-rcv")
     assert engine.apply(Observed.of(config)).replanned == {DF, two}
-    unrelated = {"apiVersion": "v1", "kind": "ConfigMap",
-                 "metadata": {"name": "kube-root-ca.crt", "namespace": NS},
-                 "data": {"ca.crt": "-----BEGIN CERTIFICATE-----"}}
+    unrelated = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "kube-root-ca.crt", "namespace": NS},
+        "data": {"ca.crt": "-----BEGIN CERTIFICATE-----"},
+    }
     assert engine.apply(Observed.of(unrelated)).replanned == frozenset()

@@ -150,9 +150,9 @@ def test_p1c1_udp_chain() -> None:
     pod = find(desired, "Pod", "df-cpu-p1c1-wbfunction-pip-cpu-pod")
     # pip is first: the RTP/TCP entry, whose command copies the pip template.
     assert "config-pip.yaml.tmpl" in pod["spec"]["containers"][0]["command"][2]
-    assert {"name": "SIDECAR_MNG_PROSESS_NAME", "value": "wrapper"} in pod["spec"]["containers"][
-        0
-    ]["env"]
+    assert {"name": "SIDECAR_MNG_PROSESS_NAME", "value": "wrapper"} in pod["spec"]["containers"][0][
+        "env"
+    ]
     assert status["status"] == "Deployed"
 
 

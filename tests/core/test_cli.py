@@ -1,0 +1,184 @@
+"""The kasugai command as users run it: real subprocesses, real files, exit statuses, messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from core_helpers import CALC, FACTS
+
+KASUGAI = Path(sys.executable).parent / "kasugai"
+
+
+def kasugai(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(KASUGAI), *map(str, args)], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_plan_prints_the_whole_wired_plan() -> None:
+    result = kasugai("plan", "-f", CALC, "-f", FACTS / "calc-basic")
+    assert result.returncode == 0, result.stderr
+    document = yaml.safe_load(result.stdout)
+    assert (document["apiVersion"], document["kind"]) == ("v1", "List")
+    kinds = [item["kind"] for item in document["items"]]
+    assert (
+        kinds
+        == ["Pod"] * 7
+        + ["Service"] * 7
+        + ["ConfigMap"] * 7
+        + ["DataFlow"]
+        + ["FunctionChain"]
+        + ["FunctionType"] * 7
+    )
+    dataflow = document["items"][21]
+    assert dataflow["status"]["status"] == "Deployed"
+    configs = [item["data"]["config"] for item in document["items"][14:21]]
+    assert json.loads(configs[0]) == {
+        "ips": ["10.96.101.11"],
+        "ports": [{"port": 8080, "protocol": "TCP"}],
+    }
+    as_json = kasugai("plan", "-f", CALC, "-f", FACTS / "calc-basic", "-o", "json")
+    assert json.loads(as_json.stdout) == document
+
+
+def test_bad_yaml_names_the_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: DataFlow\nmetadata: {name: x\n")
+    result = kasugai("plan", "-f", bad)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"kasugai plan: error: {bad}: invalid YAML (line 3 column 1)")
+    assert "Traceback" not in result.stderr
+
+
+def test_an_object_without_name_names_the_document(tmp_path: Path) -> None:
+    bad = tmp_path / "two.yaml"
+    bad.write_text("kind: ConfigMap\nmetadata: {name: a}\n---\nkind: ConfigMap\nmetadata: {}\n")
+    result = kasugai("plan", "-f", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"kasugai plan: error: {bad} (document 2): ConfigMap: metadata.name: required "
+        "(a non-empty string)\n"
+    )
+
+
+def test_a_missing_path() -> None:
+    result = kasugai("plan", "-f", "/nonexistent/dir")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "kasugai plan: error: /nonexistent/dir: no such file or directory\n",
+    )
+
+
+def test_an_invalid_chain_is_reported_with_its_file_and_field(tmp_path: Path) -> None:
+    chain = yaml.safe_load((CALC / "functionchain.yaml").read_text())
+    chain["spec"]["connections"][2]["to"]["functionKey"] = "x"
+    (tmp_path / "chain.yaml").write_text(yaml.safe_dump(chain))
+    inputs = [p for p in CALC.iterdir() if p.name != "functionchain.yaml"]
+    result = kasugai("plan", *[arg for p in inputs for arg in ("-f", p)], "-f", tmp_path)
+    assert result.returncode == 2
+    expected = (
+        "spec.connections[2].to.functionKey: unknown function 'x' "
+        "(known: average, divide, minus, multiply, plus, rcv, send)"
+    )
+    assert (
+        f"error: {tmp_path / 'chain.yaml'}: FunctionChain cpufunc-calcapp/calcapp-chain: {expected}"
+        in result.stderr.splitlines()
+    )
+    assert (
+        f"error: {CALC / 'df-cpufunc.yaml'}: DataFlow cpufunc-calcapp/df-calcapp:" in result.stderr
+    )
+    assert yaml.safe_load(result.stdout)["kind"] == "List"  # the plan is still printed
+
+
+def live_cluster(tmp_path: Path) -> Path:
+    """What a cluster would hold after applying the calc plan: desired objects plus facts."""
+    planned = yaml.safe_load(kasugai("plan", "-f", CALC, "-f", FACTS / "calc-basic").stdout)
+    facts = {
+        (f["kind"], f["metadata"]["name"]): f
+        for f in yaml.safe_load_all((FACTS / "calc-basic" / "observed.yaml").read_text())
+        if f
+    }
+    live: list[dict[str, Any]] = []
+    for item in planned["items"]:
+        if item["kind"] in ("Pod", "Service", "ConfigMap"):
+            fact = facts.get((item["kind"], item["metadata"]["name"]), {})
+            item["metadata"]["uid"] = "1234"
+            if "status" in fact:
+                item["status"] = fact["status"]
+            if item["kind"] == "Service":
+                item["spec"]["clusterIP"] = fact["spec"]["clusterIP"]
+            live.append(item)
+    path = tmp_path / "live.yaml"
+    path.write_text(yaml.safe_dump_all(live))
+    return path
+
+
+def test_diff_against_live_objects(tmp_path: Path) -> None:
+    live = live_cluster(tmp_path)
+    same = kasugai("diff", "-f", CALC, "--live", live)
+    assert (same.returncode, same.stdout) == (0, ""), same.stderr
+
+    objects = list(yaml.safe_load_all(live.read_text()))
+    configmap = objects[-2]
+    configmap["data"]["config"] = "{}"
+    gone = objects.pop(0)
+    extra = {**configmap, "metadata": {**configmap["metadata"], "name": "ethcrl.old-pod"}}
+    live.write_text(yaml.safe_dump_all([*objects, extra]))
+    changed = kasugai("diff", "-f", CALC, "--live", live)
+    assert changed.returncode == 1, changed.stderr
+    headers = [
+        line
+        for line in changed.stdout.splitlines()
+        if line.endswith(("created", "configured", "deleted"))
+    ]
+    assert headers == [
+        f"Pod/cpufunc-calcapp/{gone['metadata']['name']} created",
+        f"ConfigMap/cpufunc-calcapp/{configmap['metadata']['name']} configured",
+        "ConfigMap/cpufunc-calcapp/ethcrl.old-pod deleted",
+    ]
+    assert "+++ desired/Pod/cpufunc-calcapp/" in changed.stdout
+
+
+def test_diff_of_a_bad_file_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text("[1, 2")
+    result = kasugai("diff", "-f", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"kasugai diff: error: {tmp_path / 'x.json'}: invalid JSON")
+
+
+def test_replay_reproduces_a_journal_and_catches_a_difference(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    planned = kasugai("plan", "-f", CALC, "-f", FACTS / "calc-basic", "--journal", journal)
+    assert planned.returncode == 0, planned.stderr
+    replayed = kasugai("replay", journal)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    lines = replayed.stdout.splitlines()
+    assert lines and all(line.startswith("= ") for line in lines)
+    assert any(
+        "DataFlow cpufunc-calcapp/df-calcapp: Deploying -> Deployed (AllReady)" in line
+        for line in lines
+    )
+
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    last = max(i for i, e in enumerate(entries) if e["event"] == "Transitioned")
+    entries[last]["to_state"] = "Degraded"
+    journal.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    tampered = kasugai("replay", journal)
+    assert tampered.returncode == 1
+    assert [line[0] for line in tampered.stdout.splitlines() if line[0] in "-+"] == ["-", "+"]
+
+    journal.write_text('{"event": "Observed", "kind": "Pod"}\n')
+    broken = kasugai("replay", journal)
+    assert broken.returncode == 2
+    assert broken.stderr.startswith(f"kasugai replay: error: {journal}:1: not a journal event")
+
+
+def test_no_command_is_a_usage_error() -> None:
+    result = kasugai()
+    assert result.returncode == 2
+    assert "usage: kasugai" in result.stderr
