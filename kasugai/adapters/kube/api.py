@@ -1,0 +1,223 @@
+"""The Kubernetes API as kasugai uses it: the kinds it touches, and plain-JSON requests.
+
+The core reads and writes the API's own JSON, so requests here skip the generated models (whose
+deserialization would cost more than planning): requests go through ``ApiClient.call_api`` with
+dicts, and watches stream the raw response (``_preload_content=False``) of the typed list
+functions line by line.
+
+``RESOURCES`` is also the controller's permission list: ``PERMISSIONS`` says which verbs it uses
+on which resource, and the tests hold ``manifests/rbac`` to exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+__all__ = [
+    "APPLY_PATCH",
+    "FIELD_MANAGER",
+    "PERMISSIONS",
+    "RESOURCES",
+    "KubeApi",
+    "Resource",
+    "load_api_client",
+]
+
+FIELD_MANAGER = "kasugai"
+APPLY_PATCH = "application/apply-patch+yaml"
+# (connect, read) seconds of a single request; watches set their own read timeout.
+REQUEST_TIMEOUT = (10.0, 60.0)
+LIST_PAGE = 500
+
+
+@attrs.frozen
+class Resource:
+    """Where a kind lives in the API."""
+
+    kind: str
+    group: str  # "" for the core group
+    version: str
+    plural: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str = ""
+    ) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        scope = f"/namespaces/{namespace}" if namespace else ""
+        tail = f"/{name}" if name else ""
+        sub = f"/{subresource}" if subresource else ""
+        return f"{base}{scope}/{self.plural}{tail}{sub}"
+
+    def list_function(
+        self, api: client.ApiClient, namespace: str | None
+    ) -> tuple[Callable[..., Any], tuple[str, ...]]:
+        """The typed list function (and its positional arguments) that a watch streams."""
+        if self.group:
+            custom = client.CustomObjectsApi(api)
+            if namespace:
+                args = (self.group, self.version, namespace, self.plural)
+                return custom.list_namespaced_custom_object, args
+            return custom.list_cluster_custom_object, (self.group, self.version, self.plural)
+        core = client.CoreV1Api(api)
+        snake = _SNAKE[self.kind]
+        if namespace:
+            return getattr(core, f"list_namespaced_{snake}"), (namespace,)
+        return getattr(core, f"list_{snake}_for_all_namespaces"), ()
+
+
+_SNAKE = {"ConfigMap": "config_map", "Pod": "pod", "Service": "service", "Event": "event"}
+
+RESOURCES: Mapping[str, Resource] = {
+    r.kind: r
+    for r in (
+        Resource("DataFlow", "example.com", "v1", "dataflows"),
+        Resource("FunctionChain", "example.com", "v1", "functionchains"),
+        Resource("FunctionType", "example.com", "v1", "functiontypes"),
+        Resource("ConfigMap", "", "v1", "configmaps"),
+        Resource("Pod", "", "v1", "pods"),
+        Resource("Service", "", "v1", "services"),
+        Resource("Event", "", "v1", "events"),
+        Resource("Lease", "coordination.k8s.io", "v1", "leases"),
+    )
+}
+
+# Every request the controller makes, as RBAC rules: (apiGroup, resource) -> verbs. Server-Side
+# Apply needs ``create`` as well as ``patch`` when the object does not exist yet. Leases are
+# only read and written in the controller's own namespace (a Role, not the ClusterRole).
+PERMISSIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
+    ("example.com", "dataflows"): ("list", "watch"),
+    ("example.com", "functionchains"): ("list", "watch"),
+    ("example.com", "functiontypes"): ("list", "watch"),
+    ("example.com", "dataflows/status"): ("patch",),
+    ("example.com", "functionchains/status"): ("patch",),
+    ("example.com", "functiontypes/status"): ("patch",),
+    ("", "configmaps"): ("create", "delete", "list", "patch", "watch"),
+    ("", "pods"): ("create", "delete", "list", "patch", "watch"),
+    ("", "services"): ("create", "delete", "list", "patch", "watch"),
+    ("", "events"): ("create",),
+}
+LEASE_PERMISSIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
+    ("coordination.k8s.io", "leases"): ("create", "get", "update"),
+}
+
+
+def load_api_client(kubeconfig: str | None) -> client.ApiClient:
+    """A client from ``kubeconfig`` when given, else from the Pod's service account."""
+    configuration = client.Configuration()
+    if kubeconfig:
+        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    else:
+        config.load_incluster_config(client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+class KubeApi:
+    """JSON requests against one API server, with the client's auth and TLS settings."""
+
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.client = api_client
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        """The decoded JSON answer; ``ApiException`` for any status but 2xx."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        serialized = self.client.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=list(query),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.client.call_api(*serialized, _request_timeout=REQUEST_TIMEOUT)
+        response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        data = response.data
+        return json.loads(data) if data else {}
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.request("GET", RESOURCES[kind].path(namespace, name))
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def list(
+        self, kind: str, namespace: str | None = None, label_selector: str = ""
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Every object (page by page) and the list's resourceVersion, to watch from.
+
+        List items carry no ``kind``/``apiVersion``; they are filled in here.
+        """
+        resource = RESOURCES[kind]
+        items: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            query = [("limit", str(LIST_PAGE))]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if token:
+                query.append(("continue", token))
+            page = self.request("GET", resource.path(namespace), query=query)
+            for item in page.get("items") or []:
+                item["kind"] = kind
+                item["apiVersion"] = resource.api_version
+                items.append(item)
+            meta = page.get("metadata") or {}
+            token = meta.get("continue") or ""
+            if not token:
+                return items, str(meta.get("resourceVersion", ""))
+
+    def apply(
+        self, body: Mapping[str, Any], *, subresource: str = "", dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Server-Side Apply as kasugai, taking over fields another manager set (``force``)."""
+        meta = body["metadata"]
+        resource = RESOURCES[str(body["kind"])]
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        path = resource.path(meta.get("namespace"), meta["name"], subresource)
+        return self.request("PATCH", path, query=query, body=body, content_type=APPLY_PATCH)
+
+    def delete(
+        self, kind: str, namespace: str, name: str, *, uid: str = "", dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Delete (background propagation); with ``uid``, only that incarnation of the name."""
+        options: dict[str, Any] = {"propagationPolicy": "Background"}
+        if uid:
+            options["preconditions"] = {"uid": uid}
+        if dry_run:
+            options["dryRun"] = ["All"]
+        return self.request("DELETE", RESOURCES[kind].path(namespace, name), body=options)
+
+    def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        path = RESOURCES[str(body["kind"])].path(body["metadata"].get("namespace"))
+        return self.request("POST", path, body=body)
+
+    def replace(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT: fails with 409 when ``metadata.resourceVersion`` is not the current one."""
+        meta = body["metadata"]
+        path = RESOURCES[str(body["kind"])].path(meta.get("namespace"), meta["name"])
+        return self.request("PUT", path, body=body)

@@ -1,0 +1,200 @@
+"""The controller process: watches, the reconcile loop, leader election, probes; start to stop.
+
+``Controller.run(stop)`` wires the parts, runs until ``stop`` is set (SIGTERM), then shuts
+down in the order that keeps the rules: the loop stops writing first, then the Lease is
+released (another replica takes over at once, and nothing is written after the release), then
+the watches end. It returns the exit status: 0 after a clean stop, 1 when the reconcile loop
+died of a bug (logged with its traceback; the probes report it meanwhile).
+
+What is watched: DataFlows, FunctionChains, FunctionTypes and ConfigMaps (config, functioninfo,
+user-requirement, and our own ``ethcrl.*``), in every namespace or in the given ones (ConfigMaps
+also in ``default``, where the samples keep configs); Pods and Services only with kasugai's
+managed-by label. The core ignores ConfigMaps that nothing refers to.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+
+import attrs
+import structlog
+
+from kasugai.adapters.journal import JournalWriter
+from kasugai.adapters.kube.api import KubeApi, load_api_client
+from kasugai.adapters.kube.leader import LeaseElector, LeaseTiming
+from kasugai.adapters.kube.loop import LeaderChanged, Reconciler
+from kasugai.adapters.kube.observability import HealthServer, Metrics
+from kasugai.adapters.kube.pacing import TokenBucket
+from kasugai.adapters.kube.recorder import EventRecorder
+from kasugai.adapters.kube.watchers import Watcher, WatchTimeouts, watch_name
+from kasugai.adapters.kube.writer import Writer
+from kasugai.core import names
+from kasugai.core.diff import Action
+from kasugai.core.engine import Engine
+from kasugai.core.options import PlanOptions
+
+__all__ = ["Controller", "ControllerSettings", "default_identity", "watched"]
+
+log = structlog.get_logger("kasugai.controller")
+
+INVENTORY_SELECTOR = f"{names.MANAGED_BY_LABEL}={names.MANAGER}"
+CONFIG_NAMESPACE = "default"  # where the original read every config ConfigMap
+
+
+def default_identity() -> str:
+    """Unique per process, readable in the Lease: ``<hostname>_<random>`` as client-go does."""
+    return f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+
+
+@attrs.frozen
+class ControllerSettings:
+    kubeconfig: str | None = None  # None: in-cluster
+    namespaces: tuple[str, ...] = ()  # empty: every namespace
+    dry_run: bool = False
+    journal: str | None = None
+    leader_elect: bool = True
+    lease_name: str = "kasugai-controller"
+    lease_namespace: str = "kasugai-system"
+    identity: str = attrs.field(factory=default_identity)
+    metrics_bind_address: str = ":8080"
+    write_qps: float = 50.0
+    write_burst: int = 100
+    watch_timeouts: WatchTimeouts = attrs.field(factory=WatchTimeouts)
+    lease_timing: LeaseTiming = attrs.field(factory=LeaseTiming)
+    plan_options: PlanOptions = attrs.field(factory=PlanOptions)
+
+
+def watched(namespaces: tuple[str, ...]) -> list[tuple[str, str | None, str]]:
+    """(kind, namespace or None for all, label selector) of every watch."""
+    scopes: list[str | None] = list(dict.fromkeys(namespaces)) or [None]
+    config_scopes = scopes if scopes == [None] else list(dict.fromkeys([*scopes, CONFIG_NAMESPACE]))
+    found: list[tuple[str, str | None, str]] = []
+    for kind in ("DataFlow", "FunctionChain", "FunctionType"):
+        found.extend((kind, scope, "") for scope in scopes)
+    found.extend(("ConfigMap", scope, "") for scope in config_scopes)
+    for kind in ("Pod", "Service"):
+        found.extend((kind, scope, INVENTORY_SELECTOR) for scope in scopes)
+    return found
+
+
+class Controller:
+    """One controller process's parts; ``run`` it once."""
+
+    def __init__(
+        self, settings: ControllerSettings, render: Callable[[Sequence[Action]], str]
+    ) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.api = KubeApi(load_api_client(settings.kubeconfig))
+        self.stop = threading.Event()
+        self.journal = JournalWriter(settings.journal) if settings.journal else None
+        self.elector: LeaseElector | None = None
+        may_write: Callable[[], bool] = lambda: True  # noqa: E731 - the Lease decides when electing
+        if settings.leader_elect and not settings.dry_run:
+            self.elector = LeaseElector(
+                self.api,
+                settings.lease_namespace,
+                settings.lease_name,
+                settings.identity,
+                self.metrics,
+                lambda leading: self.reconciler.queue.put(LeaderChanged(leading)),
+                settings.lease_timing,
+            )
+            may_write = self.elector.is_leader
+        elif not settings.dry_run:
+            self.metrics.leader.set(1)
+        writer = None
+        if not settings.dry_run:
+            bucket = TokenBucket(settings.write_qps, settings.write_burst)
+            writer = Writer(self.api, self.metrics, bucket, may_write, self.stop)
+        specs = watched(settings.namespaces)
+        self.reconciler = Reconciler(
+            Engine(settings.plan_options),
+            writer=writer,
+            recorder=EventRecorder(writer, settings.identity),
+            metrics=self.metrics,
+            watches=[watch_name(kind, namespace) for kind, namespace, _ in specs],
+            leader=may_write,
+            render=render,
+            journal=self.journal,
+        )
+        self.watchers = [
+            Watcher(
+                self.api,
+                kind,
+                namespace,
+                self.reconciler.queue.put,
+                self.metrics,
+                label_selector=selector,
+                timeouts=settings.watch_timeouts,
+            )
+            for kind, namespace, selector in specs
+        ]
+        self.health = HealthServer(
+            settings.metrics_bind_address, self.metrics, self.problems, self.unready
+        )
+        self._loop = threading.Thread(target=self._run_loop, name="reconcile")
+
+    def problems(self) -> list[str]:
+        """What /healthz reports: a dead loop, watches that failed and are not back yet."""
+        found = [] if self._loop.is_alive() or not self._loop.ident else ["reconcile loop: dead"]
+        found.extend(
+            f"watch {w.name}: down ({w.state.reason}), {w.state.restarts} restart(s)"
+            for w in self.watchers
+            if w.state.restarts and not w.state.up
+        )
+        return found
+
+    def unready(self) -> list[str]:
+        """What /readyz reports: the problems, and watches that have not listed yet."""
+        waiting = self.reconciler.waiting_for()
+        return self.problems() + (
+            [f"waiting for the first list of {', '.join(waiting)}"] if waiting else []
+        )
+
+    def run(self) -> int:
+        """Until ``self.stop`` is set or the loop dies; the exit status."""
+        settings = self.settings
+        log.info(
+            "controller starting",
+            identity=settings.identity,
+            namespaces=list(settings.namespaces) or "all",
+            dry_run=settings.dry_run,
+            leader_elect=self.elector is not None,
+            journal=settings.journal,
+        )
+        self.health.start()
+        for watcher in self.watchers:
+            watcher.start()
+        if self.elector is not None:
+            self.elector.start()
+        self._loop.start()
+        while not self.stop.wait(0.5):
+            if not self._loop.is_alive():
+                break
+        return self._shutdown()
+
+    def _run_loop(self) -> None:
+        try:
+            self.reconciler.run(self.stop)
+        except Exception:
+            log.exception("reconcile loop died")
+
+    def _shutdown(self) -> int:
+        failed = not self.stop.is_set()
+        self.stop.set()
+        self._loop.join(30)
+        if self.elector is not None:
+            self.elector.stop()
+        for watcher in self.watchers:
+            watcher.stop()
+        for watcher in self.watchers:
+            watcher.join(10)
+        if self.journal is not None:
+            self.journal.close()
+        self.health.stop()
+        log.info("controller stopped", clean=not failed)
+        return 1 if failed else 0

@@ -1,0 +1,237 @@
+"""Watches: list, then watch from the listed resourceVersion, turning objects into core events.
+
+One ``Watcher`` thread follows one kind in one namespace (or all), the Kubernetes way: list
+(page by page), then watch from the list's resourceVersion with bookmarks (which move the
+resume point on while nothing changes), resume from the last resourceVersion when the server
+ends the watch (its timeout is jittered, as client-go does), list again on 410 Gone, and give up
+on a silent connection after an inactivity timeout (the server sends a bookmark every minute).
+Any failure is counted, shown in health (``WatchState``) and followed by a jittered exponential
+backoff and a fresh start; the thread only ends when the controller stops.
+
+Objects become ``Observed``/``Forgotten`` events in ``Delivery`` messages on the reconcile loop's
+queue. A (re)list is one ``Delivery`` with ``relisted`` set: the objects that changed since the
+watcher last reported them, and ``Forgotten`` for the ones gone meanwhile. The first one tells
+the loop that this watch is synced. ``managedFields`` are dropped on the way in: the core never
+reads them, and they are half the size of a typical object.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import structlog
+from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
+from urllib3 import HTTPResponse
+
+from kasugai.adapters.kube.api import RESOURCES, KubeApi
+from kasugai.adapters.kube.observability import Metrics
+from kasugai.adapters.kube.pacing import Backoff
+from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
+
+__all__ = ["Delivery", "WatchState", "WatchTimeouts", "Watcher", "observed", "watch_name"]
+
+log = structlog.get_logger("kasugai.controller")
+
+
+@attrs.frozen
+class WatchTimeouts:
+    """Seconds: server-side watch length (jittered up to twice), silence before reconnecting."""
+
+    watch: float = 300.0
+    inactivity: float = 150.0
+    connect: float = 10.0
+
+
+@attrs.frozen
+class Delivery:
+    """Events from one watch; ``relisted``: the result of a full list (the first one syncs)."""
+
+    watch: str
+    events: tuple[Event, ...]
+    relisted: bool
+
+
+@attrs.define
+class WatchState:
+    """Health of one watch, read by the probes from other threads."""
+
+    name: str
+    up: bool = False
+    synced: bool = False
+    reason: str = "not started"
+    restarts: int = 0
+
+
+class _Gone(Exception):
+    """The resourceVersion to resume from is too old (410 Gone): list again."""
+
+
+def watch_name(kind: str, namespace: str | None) -> str:
+    """How health, metrics and logs name a watch: ``Pod/ns`` or ``Pod/*`` for all."""
+    return f"{kind}/{namespace or '*'}"
+
+
+def observed(kind: str, body: dict[str, Any]) -> Observed:
+    """The event for an object from the API, without its managedFields."""
+    meta = body.get("metadata") or {}
+    meta.pop("managedFields", None)
+    return Observed(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""), body)
+
+
+class Watcher:
+    """Follows ``kind`` in ``namespace`` (None: all) and hands events to ``deliver``."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        kind: str,
+        namespace: str | None,
+        deliver: Callable[[Delivery], None],
+        metrics: Metrics,
+        *,
+        label_selector: str = "",
+        timeouts: WatchTimeouts | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.api = api
+        self.kind = kind
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.deliver = deliver
+        self.metrics = metrics
+        self.timeouts = timeouts or WatchTimeouts()
+        self.backoff = backoff or Backoff(first=0.5, maximum=30.0)
+        self.name = watch_name(kind, namespace)
+        self.state = WatchState(self.name)
+        self._versions: dict[ObjectKey, str] = {}  # what we reported: key -> resourceVersion
+        self._resume_from = ""
+        self._stopping = threading.Event()
+        self._response: HTTPResponse | None = None
+        self._thread = threading.Thread(target=self._supervise, name=f"watch {self.name}")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the current request at once (its socket is shut) and the thread with it."""
+        self._stopping.set()
+        response = self._response
+        if response is not None:
+            response.shutdown()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _supervise(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                if not self._resume_from:
+                    self._relist()
+                self._stream()
+                failures = 0
+            except _Gone:
+                log.info("watch expired (410 Gone); listing again", watch=self.name)
+                self._resume_from = ""
+            except Exception as error:
+                if self._stopping.is_set():
+                    break
+                failures += 1
+                delay = self.backoff.delay(failures)
+                self.state.up = False
+                self.state.reason = f"{type(error).__name__}: {_short(error)}"
+                self.state.restarts += 1
+                self.metrics.watch_up.labels(self.name).set(0)
+                self.metrics.watch_restarts.labels(self.name).inc()
+                log.warning(
+                    "watch failed; restarting",
+                    watch=self.name,
+                    error=self.state.reason,
+                    retry_in_s=round(delay, 2),
+                    resume_from=self._resume_from or None,
+                )
+                self._stopping.wait(delay)
+        self.state.up = False
+        self.state.reason = "stopped"
+
+    def _relist(self) -> None:
+        items, version = self.api.list(self.kind, self.namespace, self.label_selector)
+        seen: dict[ObjectKey, str] = {}
+        events: list[Event] = []
+        for body in items:
+            event = observed(self.kind, body)
+            version_of = str(event.body["metadata"].get("resourceVersion", ""))
+            seen[event.key] = version_of
+            if self._versions.get(event.key) != version_of:
+                events.append(event)
+        events.extend(
+            Forgotten(key.kind, key.namespace, key.name) for key in self._versions.keys() - seen
+        )
+        self._versions = seen
+        self._resume_from = version
+        self.deliver(Delivery(self.name, tuple(events), relisted=True))
+        self._mark_up()
+        log.info("listed", watch=self.name, objects=len(items), changed=len(events))
+
+    def _mark_up(self) -> None:
+        self.state.up = True
+        self.state.synced = True
+        self.state.reason = ""
+        self.metrics.watch_up.labels(self.name).set(1)
+
+    def _stream(self) -> None:
+        """One watch request, from ``_resume_from`` until the server ends it."""
+        function, args = RESOURCES[self.kind].list_function(self.api.client, self.namespace)
+        options: dict[str, Any] = {
+            "watch": True,
+            "resource_version": self._resume_from,
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": int(self.timeouts.watch * random.uniform(1.0, 2.0)),
+            "_preload_content": False,
+            "_request_timeout": (self.timeouts.connect, self.timeouts.inactivity),
+        }
+        if self.label_selector:
+            options["label_selector"] = self.label_selector
+        response = function(*args, **options)
+        self._response = response
+        try:
+            if self._stopping.is_set():  # stop() came before the response was kept
+                return
+            for line in iter_resp_lines(response):
+                if line.strip():
+                    self._take(json.loads(line))
+        finally:
+            self._response = None
+            response.release_conn()
+
+    def _take(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("type")
+        body = event.get("object") or {}
+        if kind == "ERROR":
+            if body.get("code") == 410:
+                raise _Gone
+            raise ApiException(status=body.get("code"), reason=body.get("message"))
+        meta = body.get("metadata") or {}
+        version = str(meta.get("resourceVersion", ""))
+        if version:
+            self._resume_from = version
+        if kind == "BOOKMARK":
+            return
+        if kind == "DELETED":
+            delivered: Event = Forgotten(self.kind, str(meta.get("namespace") or ""), meta["name"])
+            self._versions.pop(delivered.key, None)
+        else:
+            delivered = observed(self.kind, body)
+            self._versions[delivered.key] = version
+        self.deliver(Delivery(self.name, (delivered,), relisted=False))
+
+
+def _short(error: BaseException) -> str:
+    text = getattr(error, "reason", None) or str(error)
+    return " ".join(str(text).split())[:300]
