@@ -72,6 +72,16 @@ def udp_port_free(host: str, port: int = gst.RTP_PORT) -> bool:
     return True
 
 
+def udp_backlog(host: str, port: int = gst.RTP_PORT) -> int | None:
+    """Bytes waiting unread in the IPv4 UDP socket bound to host:port; None if none is bound."""
+    local = f"{socket.inet_aton(host)[::-1].hex().upper()}:{port:04X}"
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local:
+            return int(fields[4].split(":")[1], 16)
+    return None
+
+
 @attrs.define
 class VideoFunction:
     """One running wrapper: its address, directories, log and process group."""
@@ -98,6 +108,10 @@ class VideoFunction:
         data, _ = parse_connection_config(connection_json(host, port))
         write_atomically(self.config_path, render_template(template, data).encode())
         self.process.send_signal(signal.SIGHUP)
+
+    def drain(self) -> None:
+        """Wait until every datagram sent to this function has been read by its pipeline."""
+        wait_until(lambda: udp_backlog(self.host) == 0, f"{self.name} to read its input")
 
     def stop(self, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> int:
         """SIGTERM the wrapper (it stops its pipeline with SIGINT first) and wait for it."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 from collections.abc import Sequence
 
 import structlog
@@ -52,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The sidecar may signal as soon as the template below exists; SIGHUP's default action would
+    # end this process. The supervisor reads the config at start anyway, so this one can go.
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: None)
     args = _parser().parse_args(argv)
     configure_logging()
     directory = config_dir(args.config_dir)

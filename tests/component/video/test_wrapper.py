@@ -234,3 +234,14 @@ def test_sigterm_during_backoff_exits_promptly(video: LocalVideo) -> None:
     write_config(function, ["false"])
     wait_until(lambda: function.events("restarting pipeline after backoff"), "a restart delay")
     assert function.stop() == 0
+
+
+def test_a_sighup_right_after_the_template_appears_does_not_kill_it(video: LocalVideo) -> None:
+    # The sidecar renders and signals as soon as it sees the template the wrapper installs.
+    function = video.start("fn", "relay")
+    template = function.config_dir / "config.yaml.tmpl"
+    wait_until(template.exists, "the template")
+    function.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: function.events("waiting for config"), "the wrapper to start up")
+    assert function.process.poll() is None
+    assert function.stop() == 0
