@@ -53,10 +53,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     # The sidecar may signal as soon as the template below exists; SIGHUP's default action would
     # end this process. The supervisor reads the config at start anyway, so this one can go.
     signal.signal(signal.SIGHUP, lambda _signum, _frame: None)
-    args = _parser().parse_args(argv)
     configure_logging()
     directory = config_dir(args.config_dir)
     if args.install_template:
