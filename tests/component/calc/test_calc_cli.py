@@ -9,12 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kasugai_functions.calc.arithmetic import Operator
-from kasugai_functions.calc.cli import FLAGS, ClientInvocation, ServerInvocation, interpret
+from kasugai_functions.calc.cli import (
+    FLAGS,
+    ClientInvocation,
+    IdleInvocation,
+    ServerInvocation,
+    interpret,
+)
 from kasugai_functions.calc.goflags import FlagError, HelpRequested, parse_flags, parse_go_float
 from kasugai_functions.calc.testing import run_client
 
 
-def invocation(*args: str) -> ServerInvocation | ClientInvocation:
+def invocation(*args: str) -> ServerInvocation | ClientInvocation | IdleInvocation:
     return interpret(*parse_flags(FLAGS, args))
 
 
@@ -36,6 +42,14 @@ def test_config_dir_flag_in_both_spellings() -> None:
     for args in (["--config-dir", "/c"], ["-config-dir=/c"]):
         parsed = invocation(*args, "-server", "-operator", "receiver")
         assert parsed == ServerInvocation(Operator.RECEIVER, 8080, config_dir="/c")
+
+
+def test_idle_command_lines() -> None:
+    assert invocation("-idle") == IdleInvocation(config_dir="")
+    assert invocation("-idle", "--config-dir", "/c") == IdleInvocation(config_dir="/c")
+    for args in (["-idle", "1"], ["-idle", "-server", "-operator", "plus"]):
+        with pytest.raises(FlagError, match="-idle takes no values and no -server"):
+            invocation(*args)
 
 
 @pytest.mark.parametrize(
