@@ -94,10 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     detector = BackgroundDetector(detect)
     frames = 0
-    window_start = time.monotonic()
+    window_start = 0.0
     try:
         with frames_in:
             while (frame := read_frame(frames_in, args.width, args.height)) is not None:
+                if frames == 0:
+                    window_start = time.monotonic()  # rates count from the first frame
                 frame = frame.copy()
                 detector.submit(frame)
                 draw_boxes(frame, detector.boxes)
