@@ -89,7 +89,7 @@ def connection_config(outputs: list[tuple[int, Destination]]) -> str:
     fields = _fields(outputs[0][1], "  ")
     if len(outputs) > 1:
         entries = ",\n".join(
-            f'    {json.dumps(str(port))}: {{\n{_fields(dest, "      ")}\n    }}'
+            f"    {json.dumps(str(port))}: {{\n{_fields(dest, '      ')}\n    }}"
             for port, dest in outputs
         )
         fields += f',\n  "outputs": {{\n{entries}\n  }}'

@@ -27,6 +27,11 @@ class Owner:
     namespace: str
     name: str
     uid: str = ""
+    # One ownerReferences list shared by every object of the plan (objects are read-only).
+    _references: list[dict[str, Any]] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_references", [self.reference()])
 
     def labels(self, function_key: str) -> dict[str, str]:
         return {
@@ -62,7 +67,7 @@ class Owner:
         }
         if annotations:
             meta["annotations"] = annotations
-        meta["ownerReferences"] = [self.reference()]
+        meta["ownerReferences"] = self._references
         return meta
 
 

@@ -47,19 +47,23 @@ def _is_sidecar(container: Container) -> bool:
     return "sidecar" in container.name.lower()
 
 
-def _env(container: Container, entry: ConfigEntry) -> list[Any]:
-    """Template env first, then the entry's envs, then the downward API; later names win."""
+_DOWNWARD_API: tuple[dict[str, Any], ...] = tuple(
+    {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+    for name, path in (
+        ("K8S_POD_NAME", "metadata.name"),
+        ("K8S_POD_NAMESPACE", "metadata.namespace"),
+    )
+)
+
+
+def _env(container: Container, added: list[dict[str, Any]]) -> list[Any]:
+    """Template env first, then ``added`` (entry envs, downward API); later names win."""
     merged: dict[str, Any] = {}
     for item in container.body.get("env") or []:
         if isinstance(item, dict) and "name" in item:
             merged[str(item["name"])] = item
-    for name, value in entry.envs.items():
-        merged[name] = {"name": name, "value": value}
-    for name, path in (
-        ("K8S_POD_NAME", "metadata.name"),
-        ("K8S_POD_NAMESPACE", "metadata.namespace"),
-    ):
-        merged[name] = {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+    for item in added:
+        merged[item["name"]] = item
     return list(merged.values())
 
 
@@ -94,13 +98,15 @@ def build_pod(
     prefix = "gpu" if gpu else "cpu"
     sriov = is_sriov(entry)
     wants_gpu = gpu and not _asks_for_gpu(template.containers, options)
+    added: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in entry.envs.items()]
+    added += _DOWNWARD_API
     containers = []
     for index, container in enumerate(template.containers):
         body = dict(container.body)
         body["name"] = f"{prefix}-container{index}"
         body["image"] = container.image or entry.image_uri
         body.setdefault("imagePullPolicy", "IfNotPresent")
-        body["env"] = _env(container, entry)
+        body["env"] = _env(container, added)
         if sriov and not _is_sidecar(container):
             _add_resource(body, options.sriov_resource)
         if wants_gpu and not _is_sidecar(container):

@@ -77,13 +77,15 @@ class TypeCheck:
     problems: tuple[Problem, ...]
     item: DeployableItem | None = None
     limits: FunctionLimits = attrs.field(factory=FunctionLimits)
-
-    @property
-    def gpu(self) -> bool:
-        return self.item is not None and region_kind(self.item.region_type) == "gpu"
+    gpu: bool = False
 
 
 def check_function_type(world: World, key: ObjectKey) -> TypeCheck:
+    """A FunctionType's deployable item and limits, or its problems (memoized per world)."""
+    return world.memoized(("type", key), lambda: _check_function_type(world, key))
+
+
+def _check_function_type(world: World, key: ObjectKey) -> TypeCheck:
     spec = world.value(key)
     if spec is None:
         return TypeCheck((Problem(f"FunctionType {key.namespace}/{key.name} not found", True),))
@@ -109,7 +111,7 @@ def check_function_type(world: World, key: ObjectKey) -> TypeCheck:
         )
     item = supported[0]
     limits = next((s for s in info.specs if s.name == item.spec_name), FunctionLimits())
-    return TypeCheck((), item, limits)
+    return TypeCheck((), item, limits, region_kind(item.region_type) == "gpu")
 
 
 def _find_type(
@@ -136,24 +138,25 @@ def _find_type(
 
 @attrs.frozen
 class ChainNode:
-    """A function of a chain: its type, and its connections in and out (by ``from`` port)."""
+    """A function of a chain: its type, and its connections in and out.
+
+    ``first``: no function feeds it (data enters here, from ``wb-start-of-chain``).
+    ``successors``: its connections to functions, lowest output port first.
+    """
 
     key: str
     type_key: ObjectKey | None
     type_check: TypeCheck
     inputs: tuple[Connection, ...]
     outputs: tuple[Connection, ...]
+    first: bool = attrs.field(init=False)
+    successors: tuple[Connection, ...] = attrs.field(init=False)
 
-    @property
-    def first(self) -> bool:
-        """No function feeds it: data enters here (from ``wb-start-of-chain``)."""
-        return all(c.from_.function_key in names.RESERVED_KEYS for c in self.inputs)
-
-    @property
-    def successors(self) -> tuple[Connection, ...]:
-        """Outgoing connections to functions, lowest output port first."""
+    def __attrs_post_init__(self) -> None:
+        first = all(c.from_.function_key in names.RESERVED_KEYS for c in self.inputs)
         found = [c for c in self.outputs if c.to.function_key not in names.RESERVED_KEYS]
-        return tuple(sorted(found, key=lambda c: c.from_.port))
+        object.__setattr__(self, "first", first)
+        object.__setattr__(self, "successors", tuple(sorted(found, key=lambda c: c.from_.port)))
 
 
 @attrs.frozen
@@ -165,6 +168,11 @@ class ChainCheck:
 
 
 def check_chain(world: World, key: ObjectKey) -> ChainCheck:
+    """A FunctionChain's functions in order, or its problems (memoized per world)."""
+    return world.memoized(("chain", key), lambda: _check_chain(world, key))
+
+
+def _check_chain(world: World, key: ObjectKey) -> ChainCheck:
     spec = world.value(key)
     if spec is None:
         return ChainCheck((Problem(f"FunctionChain {key.namespace}/{key.name} not found", True),))

@@ -21,8 +21,8 @@ label, else a controller ownerReference, else their name (``<dataflow>-wbfunctio
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import attrs
 
@@ -60,6 +60,7 @@ class ConfigName:
     name: str
 
 
+T = TypeVar("T")
 Token = ObjectKey | FunctionTypeName | ConfigName
 Index = Mapping[Token, frozenset[ObjectKey]]
 
@@ -78,6 +79,16 @@ class World:
     aliases: Index = attrs.field(factory=dict)
     referrers: Index = attrs.field(factory=dict)
     inventory: Index = attrs.field(factory=dict)
+    # Results of pure functions of this world (chain and type checks), computed once per world:
+    # many DataFlows share a chain, and a chain's status and its DataFlows' plans both need it.
+    _memo: dict[Hashable, Any] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+
+    def memoized(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, once per world and ``key`` (which must name everything it depends on)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        value: T = self._memo[key]
+        return value
 
     def get(self, key: ObjectKey) -> Stored | None:
         return self.objects.get(key.kind, {}).get((key.namespace, key.name))
