@@ -32,7 +32,7 @@ from kasugai.adapters.local import Settings, StartError, Supervisor, state_dir
 from kasugai.adapters.local.layout import write_atomically
 from kasugai.adapters.local.leftovers import find_leftovers
 from kasugai.adapters.local.lookup import find_pod
-from kasugai.adapters.local.snapshot import read_snapshot
+from kasugai.adapters.local.podspec import PodSpec
 from kasugai.commands.demo_chain import (
     CHAIN_FILE,
     DATAFLOW,
@@ -44,6 +44,7 @@ from kasugai.commands.demo_chain import (
 )
 from kasugai.runtime_env import configure_logging
 
+RETRY_SECONDS = 0.5
 SAMPLE = Path(kasugai.__file__).resolve().parent.parent / "manifests" / "samples" / "calc"
 
 
@@ -113,7 +114,7 @@ async def _demo(sample: Path, workdir: Path, timeout: float, console: Console) -
     finally:
         with console.status("Stopping..."):
             await supervisor.close()
-        left = find_leftovers(read_snapshot(state))
+        left = find_leftovers(supervisor.runtime_id)
         log_file.close()
     if left:
         for process in left:
@@ -137,27 +138,46 @@ async def _wait(what: str, check: Callable[[], Any], timeout: float, console: Co
             await asyncio.sleep(0.05)
 
 
-async def _send(probe: ChainProbe, timeout: float, console: Console) -> list[tuple[str, float]]:
-    sent_after = probe.results_count()
-    pod = find_pod(probe.state, probe.pod_name("send"))
+async def _run_client(command: list[str], pod: PodSpec, timeout: float) -> tuple[int, str]:
+    """Run the client in the send Pod's environment (as ``kasugai exec`` does): status, output."""
     container = pod.containers[0]
-    command = ["kasugai-calc", *INPUTS]
     process = await asyncio.create_subprocess_exec(
         *command,
         env=dict(container.env),
         cwd=container.cwd,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout)
-    if process.returncode != 0:
+    out, _ = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return process.returncode, out.decode(errors="replace")
+
+
+async def _send(probe: ChainProbe, timeout: float, console: Console) -> list[tuple[str, float]]:
+    """Send the inputs from the send Pod; the receiver's result.
+
+    A function whose successor started after it answers NG (UNAVAILABLE) until gRPC's reconnect
+    backoff (a second or two) has passed: such a send reached no receiver and is tried again.
+    """
+    sent_after = probe.results_count()
+    pod = find_pod(probe.state, probe.pod_name("send"))
+    command = ["kasugai-calc", *INPUTS]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    with console.status(f"Sending {' '.join(INPUTS)}..."):
+        while True:
+            code, output = await _run_client(command, pod, timeout)
+            if code == 0 or "UNAVAILABLE" not in output or loop.time() > deadline:
+                break
+            await asyncio.sleep(RETRY_SECONDS)
+    if code != 0:
         raise DemoFailed(
-            f"kasugai exec {pod.name} -- {' '.join(command)} failed ({process.returncode}): "
-            f"{out.decode().strip()} {err.decode().strip()[-2000:]}"
+            f"kasugai exec {pod.name} -- {' '.join(command)} failed ({code}): {output[-2000:]}"
         )
+    reply = output.strip().splitlines()[-1]
     console.print(
         f"[green]✔[/] Sent {' '.join(INPUTS)}: kasugai exec {pod.name} -- "
-        f"{' '.join(command)} -> {out.decode().strip()}"
+        f"{' '.join(command)} -> {reply}"
     )
     result: list[tuple[str, float]] = await _wait(
         "Reading the receiver's result", lambda: probe.result_after(sent_after), timeout, console

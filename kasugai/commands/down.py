@@ -15,9 +15,10 @@ import sys
 import time
 from typing import Any
 
-from kasugai.adapters.local.layout import state_dir
-from kasugai.adapters.local.leftovers import stop_leftovers
+from kasugai.adapters.local.layout import StateDir, state_dir
+from kasugai.adapters.local.leftovers import runtime_id_of, stop_leftovers
 from kasugai.adapters.local.lock import holder
+from kasugai.adapters.local.processes import process_gone
 from kasugai.adapters.local.snapshot import read_snapshot
 
 POLL_SECONDS = 0.05
@@ -37,9 +38,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _wait_released(state: Any, timeout: float) -> bool:
+def _wait_stopped(state: StateDir, pid: int, timeout: float) -> bool:
+    """Until the supervisor released the state directory and exited; False on timeout."""
     deadline = time.monotonic() + timeout
-    while holder(state) is not None:
+    while holder(state) is not None or not process_gone(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(POLL_SECONDS)
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     elif pid > 0:
         os.kill(pid, signal.SIGTERM)
         print(f"stopping the supervisor (pid {pid})...")
-        if not _wait_released(state, args.timeout):
+        if not _wait_stopped(state, pid, args.timeout):
             print(
                 f"kasugai down: the supervisor (pid {pid}) did not stop within "
                 f"{args.timeout:.0f}s; killing it",
@@ -67,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
             )
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            _wait_released(state, 10)
-    survivors = stop_leftovers(state, read_snapshot(state) or snapshot)
+            _wait_stopped(state, pid, 10)
+    survivors = stop_leftovers(state, runtime_id_of(read_snapshot(state) or snapshot))
     for process in survivors:
         print(
             f"kasugai down: left behind and killed: pid {process.pid}: {process.command}",

@@ -25,7 +25,14 @@ import attrs
 
 from kasugai.adapters.local.podspec import ContainerSpec
 
-__all__ = ["LeftOver", "group_alive", "marked_processes", "spawn", "stop_group"]
+__all__ = [
+    "LeftOver",
+    "group_alive",
+    "marked_processes",
+    "process_gone",
+    "spawn",
+    "stop_group",
+]
 
 _PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -59,6 +66,15 @@ async def spawn(spec: ContainerSpec) -> asyncio.subprocess.Process:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):  # the group is gone: what a stop wants
         os.killpg(pgid, sig)
+
+
+def process_gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie waiting for its parent counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return status.rsplit(")", 1)[-1].split()[0] in ("Z", "X")
 
 
 def group_alive(pgid: int) -> bool:

@@ -29,7 +29,7 @@ from kasugai.adapters.local.addresses import AddressBook
 from kasugai.adapters.local.configmaps import ConfigMapFiles
 from kasugai.adapters.local.inputs import InputDirectory
 from kasugai.adapters.local.layout import StateDir, write_atomically
-from kasugai.adapters.local.leftovers import stop_leftovers
+from kasugai.adapters.local.leftovers import runtime_id_of, stop_leftovers
 from kasugai.adapters.local.lock import AlreadyRunning, SupervisorLock
 from kasugai.adapters.local.pods import Backoff, PodRunner, PodTable
 from kasugai.adapters.local.podspec import NotRunnable, PodSpec, pod_spec_json, prepare_pod
@@ -119,7 +119,7 @@ class Supervisor:
             raise
 
     async def _start(self) -> None:
-        stop_leftovers(self.settings.state, read_snapshot(self.settings.state))
+        stop_leftovers(self.settings.state, runtime_id_of(read_snapshot(self.settings.state)))
         self.reconciler.configmaps.clear()
         self.write_snapshot()
         try:
@@ -162,6 +162,7 @@ class Supervisor:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pods.stop_all()
+        stop_leftovers(self.settings.state, self.runtime_id)
         self._phase = phase
         gone = [
             Forgotten(k.kind, k.namespace, k.name)

@@ -1,0 +1,124 @@
+"""Bad input: clear errors naming the file, the Pod or the field; nothing left running; a running
+DataFlow keeps its last good state through a bad edit."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import StartRun
+from local_calc import FIRST, send, wait_wired
+from local_samples import REPO, edit_entries
+
+from kasugai.adapters.local.testing import KASUGAI, LocalRun, StartFailed, wait_until
+from kasugai.commands.demo_chain import CHAIN_FILE
+
+ORIGINAL_SAMPLE = REPO / "tests" / "fixtures" / "openkasugai" / "calc-func" / "basic"
+
+
+def _failed_up(source: Path, tmp_path: Path) -> StartFailed:
+    run = LocalRun(source, tmp_path / "state", tmp_path / "up.log")
+    with pytest.raises(StartFailed) as failure:
+        run.start()
+    run.close()
+    assert run.leftovers() == []
+    assert run.snapshot()["supervisor"]["phase"] == "Failed"
+    assert run.snapshot()["pods"] == []
+    return failure.value
+
+
+def test_the_original_sample_names_each_program_that_cannot_run_here(tmp_path: Path) -> None:
+    failure = _failed_up(ORIGINAL_SAMPLE, tmp_path)
+    assert failure.returncode == 2
+    assert (
+        "kasugai up: error: pod df-calcapp-wbfunction-plus-cpu-pod container cpu-container0: "
+        "command '/calcapp' is a path inside the image localhost/cpufunc_calcapp:latest and does "
+        "not exist here; use the portable sample manifests/samples/calc or put the program on PATH"
+    ) in failure.output
+    assert (
+        "pod df-calcapp-wbfunction-rcv-cpu-pod container cpu-container1: command '/sidecar' is a "
+        "path inside the image localhost/cpufunc_sidecar:latest"
+    ) in failure.output
+
+
+def test_a_chain_naming_an_unknown_function_is_an_error_naming_the_file(
+    calc_sample: Path, tmp_path: Path
+) -> None:
+    chain = calc_sample / CHAIN_FILE
+    chain.write_text(chain.read_text().replace('functionKey: "rcv"', 'functionKey: "rvc"', 1))
+    failure = _failed_up(calc_sample, tmp_path)
+    assert failure.returncode == 2
+    assert f"{chain}: FunctionChain cpufunc-calcapp/calcapp-chain:" in failure.output
+    assert "'rvc'" in failure.output
+
+
+def test_unreadable_yaml_is_an_error_with_its_line(calc_sample: Path, tmp_path: Path) -> None:
+    (calc_sample / CHAIN_FILE).write_text("kind: FunctionChain\nmetadata: {name: x\n")
+    failure = _failed_up(calc_sample, tmp_path)
+    assert failure.returncode == 2
+    assert f"{calc_sample / CHAIN_FILE}: invalid YAML (line 3" in failure.output
+
+
+def test_a_second_up_on_the_same_state_directory_is_refused(
+    calc_sample: Path, start_run: StartRun, tmp_path: Path
+) -> None:
+    run = start_run(calc_sample)
+    second = subprocess.run(
+        [*KASUGAI, "up", str(calc_sample), "--state-dir", str(run.state.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 2
+    assert f"already runs with state directory {run.state.root}" in second.stderr
+    assert run.snapshot()["supervisor"]["phase"] == "Running"
+
+
+def test_a_bad_edit_keeps_the_running_chain_and_says_why(
+    calc_sample: Path, start_run: StartRun
+) -> None:
+    run = start_run(calc_sample)
+    wait_wired(run)
+    pids = run.pids(("plus", "rcv"))
+    chain = calc_sample / CHAIN_FILE
+    good = chain.read_text()
+
+    chain.write_text(good + "  - from: {functionKey: [\n")  # a half-saved edit
+    wait_until(lambda: run.snapshot()["problems"], "the problem to be reported")
+    assert "invalid YAML" in run.snapshot()["problems"][0]
+
+    chain.write_text(good.replace('functionKey: "rcv"', 'functionKey: "rvc"', 1))
+    wait_until(
+        lambda: run.dataflow_status("df-calcapp").get("status") == "Error", "the Error status"
+    )
+    assert "'rvc'" in run.dataflow_status("df-calcapp")["message"]
+    assert run.snapshot()["problems"] == []
+    assert send(run, "1", "2", "3", "4", "5") == FIRST  # the last good wiring still runs
+
+    chain.write_text(good)
+    wait_until(lambda: run.dataflow_status("df-calcapp").get("status") == "Deployed", "Deployed")
+    assert run.pids(("plus", "rcv")) == pids
+
+
+def test_an_edit_to_a_program_that_cannot_run_keeps_the_old_pod(
+    calc_sample: Path, start_run: StartRun
+) -> None:
+    run = start_run(calc_sample)
+    wait_wired(run)
+    plus = run.pids(("plus",))
+
+    def image_path(name: str, entry: dict[str, Any]) -> None:
+        if name.endswith("-plus"):
+            entry["template"]["spec"]["containers"][0]["command"][0] = "/calcapp"
+
+    edit_entries(calc_sample, image_path)
+    wait_until(lambda: run.snapshot()["problems"], "the problem to be reported")
+    problem = run.snapshot()["problems"][0]
+    assert problem.startswith(
+        "pod df-calcapp-wbfunction-plus-cpu-pod container cpu-container0: command '/calcapp' is "
+        "a path inside the image"
+    )
+    assert run.pids(("plus",)) == plus
+    assert send(run, "1", "2", "3", "4", "5") == FIRST
