@@ -184,7 +184,9 @@ def _container_env(
     return env
 
 
-def _volume_dirs(body: Mapping[str, Any], directory: Path, problems: list[str]) -> dict[str, Path]:
+def _volume_dirs(
+    body: Mapping[str, Any], directory: Path, problems: list[str], where: str
+) -> dict[str, Path]:
     dirs = {}
     for volume in (body.get("spec") or {}).get("volumes") or []:
         name = str(volume.get("name", ""))
@@ -195,7 +197,8 @@ def _volume_dirs(body: Mapping[str, Any], directory: Path, problems: list[str]) 
         else:
             kinds = ", ".join(k for k in volume if k != "name")
             problems.append(
-                f"volume {name!r} ({kinds}): only emptyDir and hostPath volumes exist locally"
+                f"{where} volume {name!r} ({kinds}): only emptyDir and hostPath volumes exist "
+                "locally"
             )
     return dirs
 
@@ -243,7 +246,7 @@ def prepare_pod(
     directory = state.pod_dir(namespace, name)
     work = directory / "work"
     problems: list[str] = []
-    volumes = _volume_dirs(body, directory, problems)
+    volumes = _volume_dirs(body, directory, problems, f"pod {name}")
     default_config = directory / "config"
     facts = _PodFacts(body, address)
     containers = []
