@@ -1,22 +1,24 @@
-"""``kasugai diff -f PATH... [--live PATH...]``: what applying the plan would change.
+"""``kasugai diff -f PATH... [--live PATH... | --cluster [--kubeconfig K]]``: what would change.
 
 kubectl-diff conventions: for each object a header line ``Kind/namespace/name created``
 (``configured``, ``deleted``), then a unified diff of its YAML, showing only the fields kasugai
 sets; exit status 0 when nothing would change, 1 when something would, 2 on error. The live
 objects (``--live``, e.g. ``kubectl get pods,services,configmaps -o yaml`` output) are both the
-current state and facts for the plan. ``render_diff`` and ``diff_exit_code`` are the seam for a
-diff against a live cluster.
+current state and facts for the plan. With ``--cluster`` the live cluster is both, and the
+changes are what a Server-Side Apply dry run says (``kasugai.adapters.kube.cluster_diff``);
+an object the server refuses is an error (exit 2). Output and exit codes are the same.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from kasugai.adapters.files import load_objects, to_yaml
+from kasugai.adapters.files import InputError, load_objects, to_yaml
 from kasugai.commands.common import add_plan_options, plan_options, report_errors
 from kasugai.core.diff import Action, diff, project
 from kasugai.core.engine import Engine
@@ -30,6 +32,7 @@ _HEADERS = {
     "delete": "deleted",
 }
 _HIDDEN_METADATA = ("managedFields",)
+_DEFAULT_KUBECONFIG = os.path.expanduser("~/.kube/config")
 
 
 def register(subparsers: Any) -> None:
@@ -50,6 +53,16 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="PATH",
         help="file or directory of the objects as they are now; repeatable",
+    )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="diff against the live cluster (Server-Side Apply dry run), not --live files",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG"),
+        help="with --cluster: kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)",
     )
     add_plan_options(parser)
     parser.set_defaults(func=run)
@@ -89,6 +102,12 @@ def diff_exit_code(actions: Sequence[Action]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cluster:
+        if args.live:
+            raise InputError(
+                "--live and --cluster exclude each other (the cluster is the live state)"
+            )
+        return _run_cluster(args)
     inputs = load_objects(args.filename)
     live = load_objects(args.live)
     engine = Engine(plan_options(args))
@@ -98,3 +117,29 @@ def run(args: argparse.Namespace) -> int:
     if report_errors(engine, inputs):
         return 2
     return diff_exit_code(actions)
+
+
+def _run_cluster(args: argparse.Namespace) -> int:
+    inputs = load_objects(args.filename)
+    # Imported here: the kubernetes client is slow to import and only --cluster needs it.
+    from kubernetes.config import ConfigException
+
+    from kasugai.adapters.kube.api import KubeApi, error_message, load_api_client
+    from kasugai.adapters.kube.cluster_diff import diff_cluster
+    from kasugai.adapters.kube.pacing import REQUEST_ERRORS
+
+    try:
+        with load_api_client(args.kubeconfig or _DEFAULT_KUBECONFIG) as api_client:
+            found = diff_cluster(KubeApi(api_client), inputs, plan_options(args))
+    except ConfigException as error:
+        print(f"kasugai diff: error: kubeconfig: {error}", file=sys.stderr)
+        return 2
+    except REQUEST_ERRORS as error:
+        print(f"kasugai diff: error: the cluster: {error_message(error)}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render_diff(found.actions))
+    for line in found.errors:
+        print(f"error: {line}", file=sys.stderr)
+    if report_errors(found.engine, inputs) or found.errors:
+        return 2
+    return diff_exit_code(found.actions)

@@ -11,6 +11,7 @@ on which resource, and the tests hold ``manifests/rbac`` to exactly that.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "RESOURCES",
     "KubeApi",
     "Resource",
+    "error_message",
     "load_api_client",
 ]
 
@@ -101,6 +103,8 @@ PERMISSIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("example.com", "dataflows/status"): ("patch",),
     ("example.com", "functionchains/status"): ("patch",),
     ("example.com", "functiontypes/status"): ("patch",),
+    # Owner references that block owner deletion, where OwnerReferencesPermissionEnforcement is on.
+    ("example.com", "dataflows/finalizers"): ("update",),
     ("", "configmaps"): ("create", "delete", "list", "patch", "watch"),
     ("", "pods"): ("create", "delete", "list", "patch", "watch"),
     ("", "services"): ("create", "delete", "list", "patch", "watch"),
@@ -109,6 +113,16 @@ PERMISSIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
 LEASE_PERMISSIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("coordination.k8s.io", "leases"): ("create", "get", "update"),
 }
+
+
+def error_message(error: BaseException) -> str:
+    """The API server's own message for a failed request (its Status), else the error's text."""
+    if not isinstance(error, ApiException):
+        return " ".join(str(error).split())
+    message = f"{error.status} {error.reason}"
+    with contextlib.suppress(ValueError, AttributeError):  # not a JSON Status object
+        message = json.loads(error.body or "{}").get("message") or message
+    return message
 
 
 def load_api_client(kubeconfig: str | None) -> client.ApiClient:
@@ -190,12 +204,17 @@ class KubeApi:
                 return items, str(meta.get("resourceVersion", ""))
 
     def apply(
-        self, body: Mapping[str, Any], *, subresource: str = "", dry_run: bool = False
+        self,
+        body: Mapping[str, Any],
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+        field_manager: str = FIELD_MANAGER,
     ) -> dict[str, Any]:
-        """Server-Side Apply as kasugai, taking over fields another manager set (``force``)."""
+        """Server-Side Apply, taking over fields another manager set (``force``)."""
         meta = body["metadata"]
         resource = RESOURCES[str(body["kind"])]
-        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
+        query = [("fieldManager", field_manager), ("force", "true")]
         if dry_run:
             query.append(("dryRun", "All"))
         path = resource.path(meta.get("namespace"), meta["name"], subresource)

@@ -24,7 +24,6 @@ Transient failures come back after a jittered backoff.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import queue
@@ -38,6 +37,7 @@ import structlog
 from kubernetes.client.exceptions import ApiException
 
 from kasugai.adapters.journal import JournalWriter
+from kasugai.adapters.kube.api import error_message
 from kasugai.adapters.kube.observability import Metrics
 from kasugai.adapters.kube.pacing import REQUEST_ERRORS, Backoff, Stopped, is_transient
 from kasugai.adapters.kube.recorder import EventRecorder
@@ -69,6 +69,10 @@ Message = Delivery | LeaderChanged
 
 def _version(body: Mapping[str, Any] | None) -> str:
     return str(((body or {}).get("metadata") or {}).get("resourceVersion", ""))
+
+
+def _uid(body: Mapping[str, Any] | None) -> str:
+    return str(((body or {}).get("metadata") or {}).get("uid", ""))
 
 
 def _fingerprint(body: Mapping[str, Any] | None) -> str:
@@ -113,7 +117,8 @@ class Reconciler:
         self._retries: dict[ObjectKey, int] = {}
         self._expect: dict[ObjectKey, str] = {}
         self._deleting: dict[ObjectKey, str] = {}
-        self._attempts: dict[tuple[ObjectKey, str], tuple[str, str]] = {}
+        # (object, "" or "status") -> (desired fingerprint, resourceVersion, uid) of the last try
+        self._attempts: dict[tuple[ObjectKey, str], tuple[str, str, str]] = {}
         self._failures: dict[ObjectKey, str] = {}
         self._shown: dict[ObjectKey, str] = {}
 
@@ -277,6 +282,7 @@ class Reconciler:
                     self._attempts[(action.key, "")] = (
                         _fingerprint(action.desired),
                         _version(action.actual),
+                        "",
                     )
                 continue
             if answer is not None:
@@ -299,17 +305,23 @@ class Reconciler:
             "deletionTimestamp"
         ):
             return True
-        if action.verb not in ("create", "patch"):
-            return False
         tried = self._attempts.get((action.key, ""))
-        return tried == (_fingerprint(action.desired), _version(action.actual))
+        if tried is None or tried[0] != _fingerprint(action.desired):
+            return False
+        if action.verb == "replace":  # the very Pod made of this desired one: server defaults
+            return tried[2] == _uid(action.actual)
+        return action.verb in ("create", "patch") and tried[1] == _version(action.actual)
 
     def _execute(self, writer: Writer, action: Action) -> dict[str, Any] | None:
         key = action.key
         if action.verb in ("create", "patch"):
             assert action.desired is not None
             answer = writer.apply(action.desired)
-            self._attempts[(key, "")] = (_fingerprint(action.desired), _version(answer))
+            self._attempts[(key, "")] = (
+                _fingerprint(action.desired),
+                _version(answer),
+                _uid(answer),
+            )
             log.info("applied", verb=action.verb, object=str(key))
             return answer
         assert action.actual is not None
@@ -366,7 +378,7 @@ class Reconciler:
         wanted = stamped(status, observed_status, now())
         if wanted == observed_status:
             return []
-        attempt = (_fingerprint(status), _version(stored.body))
+        attempt = (_fingerprint(status), _version(stored.body), "")
         if self._attempts.get((key, "status")) == attempt:
             return []
         if self.writer is None:
@@ -379,9 +391,9 @@ class Reconciler:
                 self._schedule_retry(key, f"{key} status", error)
             else:  # not again until the status or the object changes
                 self._attempts[(key, "status")] = attempt
-                log.error("status refused", object=str(key), error=str(error)[:500])
+                log.error("status refused", object=str(key), error=error_message(error))
             return []
-        self._attempts[(key, "status")] = (_fingerprint(status), _version(answer))
+        self._attempts[(key, "status")] = (_fingerprint(status), _version(answer), "")
         return [answer]
 
     def _fold(self, written: list[dict[str, Any]]) -> None:
@@ -417,9 +429,4 @@ class Reconciler:
 
 def _refusal(action: Action, error: BaseException) -> str:
     """One line: what was refused and the API server's reason."""
-    detail = str(error)
-    if isinstance(error, ApiException):
-        detail = f"{error.status} {error.reason}"
-        with contextlib.suppress(ValueError):  # not a JSON Status: keep the status line
-            detail = json.loads(error.body or "{}").get("message") or detail
-    return f"{action.verb} {action.key.kind} {action.key.name}: {detail}"
+    return f"{action.verb} {action.key.kind} {action.key.name}: {error_message(error)}"
