@@ -36,10 +36,12 @@ from kasugai.adapters.local.podspec import PodSpec
 from kasugai.commands.demo_chain import (
     CHAIN_FILE,
     DATAFLOW,
+    EXPECTED_FIRST,
+    EXPECTED_SECOND,
     INPUTS,
     REWIRED_KEYS,
     ChainProbe,
-    Expected,
+    Results,
     rewired_chain,
 )
 from kasugai.runtime_env import configure_logging
@@ -185,7 +187,7 @@ async def _send(probe: ChainProbe, timeout: float, console: Console) -> list[tup
     return result
 
 
-def _show(result: list[tuple[str, float]], expected: Expected, console: Console) -> bool:
+def _show(result: list[tuple[str, float]], expected: Results, console: Console) -> bool:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("OPERATOR", "RESULT", "EXPECTED", ""):
         table.add_column(column)
@@ -204,7 +206,7 @@ async def _steps(probe: ChainProbe, source: Path, timeout: float, console: Conso
     console.print(f"[green]✔[/] DataFlow {DATAFLOW} is Deployed")
     await _wait("Waiting for every function to load its next hop", probe.wired, timeout, console)
     console.print("[green]✔[/] Every function loaded its next hop")
-    first = _show(await _send(probe, timeout, console), Expected.FIRST, console)
+    first = _show(await _send(probe, timeout, console), EXPECTED_FIRST, console)
 
     started = probe.now()
     write_atomically(source / CHAIN_FILE, rewired_chain((source / CHAIN_FILE).read_text()))
@@ -216,7 +218,7 @@ async def _steps(probe: ChainProbe, source: Path, timeout: float, console: Conso
         f"[green]✔[/] Rewired the chain to {chain}: minus reloaded its next hop "
         f"{(rewired_at - started) * 1000:.0f} ms after the edit"
     )
-    second = _show(await _send(probe, timeout, console), Expected.SECOND, console)
+    second = _show(await _send(probe, timeout, console), EXPECTED_SECOND, console)
     if not (first and second):
         raise DemoFailed("a result differs from the expected value")
     return True

@@ -28,17 +28,16 @@ REWIRED_KEYS = ("send", "plus", "minus", "rcv")
 START, END = "wb-start-of-chain", "wb-end-of-chain"
 
 
-class Expected:
-    """The contract's results for inputs 1 2 3 4 5 (OPENKASUGAI.md 6), before and after."""
-
-    FIRST = (
-        ("plus", 15.0),
-        ("minus", -13.0),
-        ("multiply", 120.0),
-        ("divide", 0.008333333333333333),
-        ("average", 30.502083333333335),
-    )
-    SECOND = (("plus", 15.0), ("minus", -13.0))
+Results = tuple[tuple[str, float], ...]
+# The contract's results for inputs 1 2 3 4 5 (OPENKASUGAI.md 6), before and after the edit.
+EXPECTED_FIRST: Results = (
+    ("plus", 15.0),
+    ("minus", -13.0),
+    ("multiply", 120.0),
+    ("divide", 0.008333333333333333),
+    ("average", 30.502083333333335),
+)
+EXPECTED_SECOND: Results = EXPECTED_FIRST[:2]
 
 
 def rewired_chain(text: str) -> str:

@@ -188,6 +188,7 @@ class PodTable:
         self._backoff = backoff
         self._on_change = on_change
         self.runners: dict[ObjectKey, PodRunner] = {}
+        self.failures: list[BaseException] = []  # operations that crashed (bugs)
         self._queues: dict[ObjectKey, asyncio.Task[None]] = {}
 
     def _enqueue(self, key: ObjectKey, operation: Callable[[], Awaitable[None]]) -> None:
@@ -195,10 +196,22 @@ class PodTable:
 
         async def run() -> None:
             if previous is not None:
-                await asyncio.gather(previous, return_exceptions=True)
-            await operation()
+                await asyncio.wait([previous])
+            try:
+                await operation()
+            except OSError as error:  # the Pod's directories or log cannot be written
+                log.error("pod operation failed", pod=key.name, error=str(error))
 
-        self._queues[key] = asyncio.create_task(run())
+        task = asyncio.create_task(run())
+        self._queues[key] = task
+        task.add_done_callback(lambda done: self._finished(key, done))
+
+    def _finished(self, key: ObjectKey, task: asyncio.Task[None]) -> None:
+        if self._queues.get(key) is task:
+            del self._queues[key]
+        if not task.cancelled() and task.exception() is not None:
+            self.failures.append(task.exception())  # type: ignore[arg-type]
+            log.error("pod operation crashed", pod=key.name, exc_info=task.exception())
 
     def create(self, spec: PodSpec) -> None:
         runner = PodRunner(spec, self._backoff, self._on_change)
@@ -218,14 +231,11 @@ class PodTable:
         self._enqueue(key, stop)
 
     async def settled(self) -> None:
-        """Wait until every queued operation has finished; raise the first one that failed."""
-        while True:
-            pending = [t for t in self._queues.values() if not t.done()]
-            if not pending:
-                break
-            await asyncio.gather(*pending)
-        for task in self._queues.values():
-            task.result()
+        """Wait until every queued operation has finished; raise the first that crashed."""
+        while self._queues:
+            await asyncio.wait(list(self._queues.values()))
+        if self.failures:
+            raise self.failures[0]
 
     async def stop_all(self) -> None:
         for key in list(self.runners):

@@ -158,22 +158,21 @@ class Supervisor:
         """Stop every Pod and task, write the last snapshot, release the state directory."""
         self._stop.set()
         self._phase = "Stopping"
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.pods.stop_all()
-        stop_leftovers(self.settings.state, self.runtime_id)
-        self._phase = phase
-        gone = [
-            Forgotten(k.kind, k.namespace, k.name)
-            for k in self.reconciler.actual
-            if k.kind == "Pod"
-        ]
-        for event in gone:
-            del self.reconciler.actual[event.key]
-        self.reconciler.engine.apply_all(gone)  # the statuses say the Pods are gone
-        self.write_snapshot()
-        self._lock.release()
+        try:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.pods.stop_all()
+            stop_leftovers(self.settings.state, self.runtime_id)
+            self._phase = phase
+            pods = [k for k in self.reconciler.actual if k.kind == "Pod"]
+            gone = [Forgotten(k.kind, k.namespace, k.name) for k in pods]
+            for key in pods:
+                del self.reconciler.actual[key]
+            self.reconciler.engine.apply_all(gone)  # the statuses say the Pods are gone
+            self.write_snapshot()
+        finally:
+            self._lock.release()
         log.info("down", phase=phase)
 
     # --- inside ---------------------------------------------------------------------------
