@@ -1,9 +1,9 @@
 """``plan_dataflow(world, key)``: the desired objects and status of one DataFlow, a pure function.
 
-Steps: read the DataFlow, check its FunctionChain (``resolve``), pick each function's config
-entry, build Pods and Services (``pods``, ``services``), find each next function's address in
-the observed facts and render the ``ethcrl.<pod>`` ConfigMaps (``connections``), derive the
-lifecycle state (``lifecycle``) and the status (``status``).
+Steps: read the DataFlow, check its FunctionChain (``resolve``), resolve each function's config
+entry and names (``functions``), build Pods and Services (``pods``, ``services``), find each
+next function's address in the observed facts and render the ``ethcrl.<pod>`` ConfigMaps
+(``connections``), derive the lifecycle state (``lifecycle``) and the status (``status``).
 
 A DataFlow that cannot be planned (an input missing or invalid) keeps what it has: its desired
 objects are the inventory objects observed for it, unchanged, so the diff writes nothing and
@@ -28,12 +28,13 @@ from kasugai.core.connections import (
 )
 from kasugai.core.convert import Invalid
 from kasugai.core.events import ObjectKey
+from kasugai.core.functions import PlannedFunction, resolve_functions
 from kasugai.core.inventory import Owner, copy_json
-from kasugai.core.model import ConfigEntry, DataFlowObject, DataFlowSpec, PodFacts, UserRequirement
+from kasugai.core.model import DataFlowObject, PodFacts
 from kasugai.core.options import PlanOptions
-from kasugai.core.pods import NETWORK_MODES, build_pod, container_ports, network_mode
-from kasugai.core.resolve import ChainNode, Problem, check_chain, check_function_type, choose_entry
-from kasugai.core.services import build_service, service_type
+from kasugai.core.pods import build_pod
+from kasugai.core.resolve import Problem, check_chain, check_function_type
+from kasugai.core.services import build_service
 from kasugai.core.status import (
     ConnectionPlan,
     FunctionPlan,
@@ -102,21 +103,6 @@ def plan_status(world: World, key: ObjectKey) -> StatusPlan | None:
     return None
 
 
-@attrs.frozen
-class _Function:
-    """A chain function resolved for one DataFlow: everything needed to build its objects."""
-
-    node: ChainNode
-    entry: ConfigEntry
-    gpu: bool
-    pod: str
-    service: str | None
-    service_kind: str | None
-    ports: list[tuple[int, str, str]] = attrs.field(hash=False)
-    configmap: str
-    nodes: tuple[str, ...]
-
-
 def plan_dataflow(
     world: World, key: ObjectKey, options: PlanOptions | None = None
 ) -> DataFlowPlan | None:
@@ -142,103 +128,10 @@ def plan_dataflow(
     )
     if problems:
         return _held(world, key, dataflow, problems)
-    functions, fallbacks, problems = _resolve(world, key, dataflow.spec, chain.nodes)
+    functions, fallbacks, problems = resolve_functions(world, key, dataflow.spec, chain.nodes)
     if problems:
         return _held(world, key, dataflow, problems)
     return _deploy(world, key, owner, dataflow, functions, fallbacks, options)
-
-
-# --- resolution -----------------------------------------------------------------------------
-
-
-def _resolve(
-    world: World, key: ObjectKey, spec: DataFlowSpec, nodes: tuple[ChainNode, ...]
-) -> tuple[list[_Function], tuple[str, ...], tuple[Problem, ...]]:
-    problems: list[Problem] = []
-    placement = _placement(world, key, spec, problems)
-    functions, fallbacks = [], []
-    for node in nodes:
-        choice = choose_entry(world, key.namespace, node)
-        problems.extend(choice.problems)
-        if choice.entry is None:
-            continue
-        if choice.fallback:
-            fallbacks.append(choice.fallback)
-        function = _function(key, node, choice.entry, placement.get(node.key, ()), problems)
-        if function is not None:
-            functions.append(function)
-    return functions, tuple(fallbacks), tuple(problems)
-
-
-def _placement(
-    world: World, key: ObjectKey, spec: DataFlowSpec, problems: list[Problem]
-) -> dict[str, tuple[str, ...]]:
-    """Function key -> node names, from the DataFlow's user-requirement ConfigMap."""
-    if not spec.user_requirement:
-        return {}
-    name = f"ConfigMap {key.namespace}/{spec.user_requirement}"
-    found = world.value(ObjectKey("ConfigMap", key.namespace, spec.user_requirement))
-    if found is None:
-        problems.append(Problem(f"spec.userRequirement: {name} not found", True))
-    elif isinstance(found, Invalid):
-        problems.extend(Problem(f"spec.userRequirement: {name}: {p}") for p in found.problems)
-    elif not isinstance(found, UserRequirement):
-        problems.append(Problem(f"spec.userRequirement: {name} has no data.requestNodeNames"))
-    else:
-        return dict(found.request_node_names)
-    return {}
-
-
-def _function(
-    key: ObjectKey,
-    node: ChainNode,
-    entry: ConfigEntry,
-    nodes: tuple[str, ...],
-    problems: list[Problem],
-) -> _Function | None:
-    where = f"function {node.key!r}"
-    before = len(problems)
-    mode = network_mode(entry)
-    if mode not in NETWORK_MODES:
-        problems.append(
-            Problem(
-                f"{where}: annotation {names.NETWORK_ANNOTATION}: unknown value {mode!r} "
-                f"(expected {', '.join(NETWORK_MODES)})"
-            )
-        )
-    containers = entry.template.spec.containers
-    if not containers:
-        problems.append(Problem(f"{where}: its config entry's template has no containers"))
-    for index, container in enumerate(containers):
-        if not (container.image or entry.image_uri):
-            problems.append(
-                Problem(
-                    f"{where}: template.spec.containers[{index}].image: missing, and the entry "
-                    "has no imageURI"
-                )
-            )
-    gpu = node.type_check.gpu
-    instance = names.instance_name(key.name, node.key)
-    pod = names.pod_name(instance, gpu)
-    kind = service_type(mode, node.first)
-    service = names.service_name(instance) if kind else None
-    ports = container_ports(entry)
-    if kind and not ports:
-        problems.append(Problem(f"{where}: its containers declare no containerPort for a Service"))
-    configmap = names.connection_configmap_name(pod)
-    checks = [
-        names.dns1123_subdomain_problem("Pod name", pod),
-        names.label_value_problem(f"label {names.FUNC_NAME_LABEL} (the Pod name)", pod),
-        names.dns1123_subdomain_problem("ConfigMap name", configmap),
-        names.label_value_problem(f"label {names.FUNCTION_KEY_LABEL}", node.key),
-        names.label_value_problem(f"label {names.DATAFLOW_LABEL}", key.name),
-    ]
-    if service:
-        checks.append(names.dns1035_label_problem("Service name", service))
-    problems.extend(Problem(f"{where}: {message}") for message in checks if message)
-    if len(problems) > before:
-        return None
-    return _Function(node, entry, gpu, pod, service, kind, ports, configmap, nodes)
 
 
 # --- plans ----------------------------------------------------------------------------------
@@ -249,7 +142,7 @@ def _deploy(
     key: ObjectKey,
     owner: Owner,
     dataflow: DataFlowObject,
-    functions: list[_Function],
+    functions: list[PlannedFunction],
     fallbacks: tuple[str, ...],
     options: PlanOptions,
 ) -> DataFlowPlan:
@@ -313,7 +206,7 @@ def _wire(
     world: World,
     key: ObjectKey,
     owner: Owner,
-    function: _Function,
+    function: PlannedFunction,
     destinations: dict[str, Destination | str],
 ) -> tuple[dict[str, Any] | None, list[ConnectionPlan]]:
     """The ``ethcrl`` ConfigMap of one function (None: not yet) and its connections' states."""

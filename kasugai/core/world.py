@@ -284,7 +284,11 @@ def concerned(before: World, after: World, key: ObjectKey) -> Concern:
     versions = [stored for stored in (before.get(key), after.get(key)) if stored is not None]
     if not versions:
         return _NONE
-    found: dict[str, set[ObjectKey]] = {"DataFlow": set(), "FunctionChain": set(), "Type": set()}
+    found: dict[str, set[ObjectKey]] = {
+        "DataFlow": set(),
+        "FunctionChain": set(),
+        "FunctionType": set(),
+    }
     for stored in versions:
         owner = owning_dataflow(key, stored.body)
         if owner is not None and after.get(owner) is not None:
@@ -299,11 +303,7 @@ def concerned(before: World, after: World, key: ObjectKey) -> Concern:
             continue
         seen.add(token)
         if isinstance(token, ObjectKey):
-            bucket = {"DataFlow": "DataFlow", "FunctionChain": "FunctionChain"}.get(token.kind)
-            if token.kind == "FunctionType":
-                bucket = "Type"
-            if bucket is not None:
-                found[bucket].add(token)
+            found.get(token.kind, set()).add(token)
             stored_token = after.get(token) or before.get(token)
             if stored_token is not None and token != key:
                 frontier.extend(_aliases(token, stored_token))
@@ -311,5 +311,5 @@ def concerned(before: World, after: World, key: ObjectKey) -> Concern:
     return Concern(
         frozenset(k for k in found["DataFlow"] if after.get(k) or k == key),
         frozenset(found["FunctionChain"]),
-        frozenset(found["Type"]),
+        frozenset(found["FunctionType"]),
     )
