@@ -2,8 +2,10 @@
 
 A writer records an event, applies it to the engine, then records the ``Transitioned`` decisions
 that one event produced (``JournalWriter.apply`` does all three, so the journal always reflects
-one-event-at-a-time application). ``kasugai replay FILE`` re-runs a fresh engine over the events
-and checks it takes the same decisions.
+one-event-at-a-time application). Each writer starts a *session* with a line
+``{"journal": "session", "options": {...}}`` holding the engine's ``PlanOptions``: a restarted
+controller appends a new session, and ``kasugai replay FILE`` starts a fresh engine with those
+options at each one, then checks it takes the same decisions.
 """
 
 from __future__ import annotations
@@ -11,15 +13,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import attrs
 import cattrs
 
 from kasugai.adapters.files import InputError
 from kasugai.core.engine import Changes, Engine
 from kasugai.core.events import Event, event_from_json, event_to_json
+from kasugai.core.options import PlanOptions
 
-__all__ = ["JournalWriter", "read_journal"]
+__all__ = ["JournalWriter", "Session", "read_journal"]
+
+_converter = cattrs.Converter()
+
+
+@attrs.frozen
+class Session:
+    """A journal line marking a fresh engine (a process start) and its options."""
+
+    options: PlanOptions
 
 
 class JournalWriter:
@@ -28,13 +41,20 @@ class JournalWriter:
     def __init__(self, path: str | Path) -> None:
         # Held open for the writer's life; closed by close() or the context manager.
         self._file: IO[str] = Path(path).open("a", encoding="utf-8")  # noqa: SIM115
+        self._session_started = False
+
+    def _write(self, line: dict[str, Any]) -> None:
+        self._file.write(json.dumps(line, sort_keys=True) + "\n")
+        self._file.flush()
 
     def record(self, event: Event) -> None:
-        self._file.write(json.dumps(event_to_json(event), sort_keys=True) + "\n")
-        self._file.flush()
+        self._write(event_to_json(event))
 
     def apply(self, engine: Engine, event: Event) -> Changes:
         """Record ``event``, apply it, record the decisions it produced; return the changes."""
+        if not self._session_started:
+            self._write({"journal": "session", "options": _converter.unstructure(engine.options)})
+            self._session_started = True
         self.record(event)
         changes = engine.apply(event)
         for decision in changes.transitions:
@@ -51,8 +71,14 @@ class JournalWriter:
         self.close()
 
 
-def read_journal(path: str | Path) -> Iterator[tuple[int, Event]]:
-    """(line number, event) for every line; ``InputError`` names the line of a bad one."""
+def _entry(data: Any) -> Event | Session:
+    if isinstance(data, dict) and data.get("journal") == "session":
+        return Session(_converter.structure(data.get("options", {}), PlanOptions))
+    return event_from_json(data)
+
+
+def read_journal(path: str | Path) -> Iterator[tuple[int, Event | Session]]:
+    """(line number, entry) for every line; ``InputError`` names the line of a bad one."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -61,7 +87,7 @@ def read_journal(path: str | Path) -> Iterator[tuple[int, Event]]:
         if not line.strip():
             continue
         try:
-            yield number, event_from_json(json.loads(line))
+            yield number, _entry(json.loads(line))
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
         except (cattrs.BaseValidationError, KeyError, ValueError, TypeError) as exc:

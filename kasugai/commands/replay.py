@@ -1,7 +1,9 @@
 """``kasugai replay JOURNAL``: re-run the core over a journal and check every decision.
 
-Each recorded event is applied to a fresh engine, one at a time, as the writer did; the
-decisions it produces are compared with the ``Transitioned`` lines recorded after that event.
+Each recorded event is applied to an engine, one at a time, as the writer did (a fresh engine
+with the recorded options at every session line; the command-line options serve a journal
+without one); the decisions it produces are compared with the ``Transitioned`` lines recorded
+after that event.
 Every decision is printed (``=`` same, ``-`` recorded only, ``+`` replayed only); the exit status
 is 1 if any differs, 0 if all match, 2 if the journal cannot be read.
 """
@@ -12,7 +14,7 @@ import argparse
 import sys
 from typing import Any
 
-from kasugai.adapters.journal import read_journal
+from kasugai.adapters.journal import Session, read_journal
 from kasugai.commands.common import add_plan_options, plan_options
 from kasugai.core.engine import Engine
 from kasugai.core.events import Event, Transitioned
@@ -36,24 +38,31 @@ def describe(decision: Transitioned) -> str:
     )
 
 
-def _steps(events: list[Event]) -> list[tuple[Event, list[Transitioned]]]:
-    """Each applied event with the decisions recorded after it."""
-    steps: list[tuple[Event, list[Transitioned]]] = []
-    for event in events:
-        if isinstance(event, Transitioned):
+Step = tuple[Event | Session, list[Transitioned]]
+
+
+def _steps(entries: list[Event | Session]) -> list[Step]:
+    """Each session start or applied event, with the decisions recorded after it."""
+    steps: list[Step] = []
+    for entry in entries:
+        if isinstance(entry, Transitioned):
             if steps:
-                steps[-1][1].append(event)
+                steps[-1][1].append(entry)
         else:
-            steps.append((event, []))
+            steps.append((entry, []))
     return steps
 
 
 def run(args: argparse.Namespace) -> int:
-    events = [event for _, event in read_journal(args.journal)]
+    entries = [entry for _, entry in read_journal(args.journal)]
     engine = Engine(plan_options(args))
     differences = 0
-    for event, recorded in _steps(events):
-        replayed = list(engine.apply(event).transitions)
+    for entry, recorded in _steps(entries):
+        replayed: list[Transitioned] = []
+        if isinstance(entry, Session):
+            engine = Engine(entry.options)
+        else:
+            replayed = list(engine.apply(entry).transitions)
         for decision in recorded:
             if decision in replayed:
                 replayed.remove(decision)

@@ -164,8 +164,17 @@ def test_replay_reproduces_a_journal_and_catches_a_difference(tmp_path: Path) ->
         for line in lines
     )
 
+    # A second run appends a new session: replay starts a fresh engine there.
+    again = kasugai("plan", "-f", CALC, "-f", FACTS / "calc-basic", "--journal", journal)
+    assert again.returncode == 0, again.stderr
+    sessions = [line for line in journal.read_text().splitlines() if '"journal": "session"' in line]
+    assert len(sessions) == 2 and '"load_balancer_pool": "cpufunc-pool"' in sessions[0]
+    twice = kasugai("replay", journal)
+    assert twice.returncode == 0, twice.stdout + twice.stderr
+    assert len(twice.stdout.splitlines()) == 2 * len(lines)
+
     entries = [json.loads(line) for line in journal.read_text().splitlines()]
-    last = max(i for i, e in enumerate(entries) if e["event"] == "Transitioned")
+    last = max(i for i, e in enumerate(entries) if e.get("event") == "Transitioned")
     entries[last]["to_state"] = "Degraded"
     journal.write_text("".join(json.dumps(e) + "\n" for e in entries))
     tampered = kasugai("replay", journal)
