@@ -9,7 +9,7 @@ the file, the document and the field; the CLI prints it and exits with status 2.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,7 @@ def to_yaml(value: Any) -> str:
     return yaml.dump(value, Dumper=_Dumper, sort_keys=True, default_flow_style=False)
 
 
-def dump_objects(objects: list[Mapping[str, Any]], output: str) -> str:
+def dump_objects(objects: Sequence[Mapping[str, Any]], output: str) -> str:
     """A Kubernetes ``List`` of the objects, as ``yaml`` or ``json``."""
     document = {"apiVersion": "v1", "kind": "List", "items": list(objects)}
     if output == "json":
