@@ -10,7 +10,7 @@ as a config ConfigMap (every data value a JSON array of entries). An unreadable 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -203,7 +203,7 @@ def _vf_ips(entry: Any) -> list[str]:
     return [str(ip) for ip in ips] if isinstance(ips, list) else []
 
 
-_PARSERS: dict[str, Any] = {
+_PARSERS: dict[str, Callable[[str, Mapping[str, Any]], Parsed]] = {
     "DataFlow": _parse_dataflow,
     "FunctionChain": _parse_function_chain,
     "FunctionType": _parse_function_type,
