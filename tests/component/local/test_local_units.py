@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kasugai.adapters.local.addresses import AddressBook, validate_loopback
+from kasugai.adapters.local.addresses import AddressBook, bound_addresses, validate_loopback
 from kasugai.adapters.local.layout import StateDir
 from kasugai.adapters.local.podspec import NotRunnable, expand, host_path, prepare_pod
 from kasugai.adapters.local.runnable import command_problem
@@ -19,6 +20,7 @@ from kasugai.adapters.local.runnable import command_problem
 NAMES = st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True), unique=True, max_size=60)
 
 
+@settings(deadline=None)  # each allocation reads /proc/net; tests do not time things
 @given(NAMES)
 def test_every_pod_gets_its_own_loopback_address(names: list[str]) -> None:
     book = AddressBook()
@@ -38,6 +40,22 @@ def test_addresses_are_kept_and_a_taken_address_is_probed_past(tmp_path: Path) -
     moved = book.address_of("ns", "pod-b")
     assert moved != wanted
     assert AddressBook(path).address_of("ns", "pod-b") == moved  # kept across restarts
+
+
+def test_an_address_another_program_listens_on_is_skipped(tmp_path: Path) -> None:
+    first_choice = AddressBook().address_of("ns", "pod")
+    with (
+        socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as other,  # as gRPC binds
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as another,
+    ):
+        other.bind((f"::ffff:{first_choice}", 0))
+        assert first_choice in bound_addresses()
+        another.bind(("127.0.0.77", 0))
+        assert "127.0.0.77" in bound_addresses()
+        assert AddressBook().address_of("ns", "pod") != first_choice
+        path = tmp_path / "addresses.json"
+        path.write_text(f'{{"ns/pod": "{first_choice}"}}')
+        assert AddressBook(path).address_of("ns", "pod") != first_choice  # a stored one too
 
 
 def test_only_loopback_addresses_are_accepted() -> None:
