@@ -109,9 +109,23 @@ class VideoFunction:
         write_atomically(self.config_path, render_template(template, data).encode())
         self.process.send_signal(signal.SIGHUP)
 
+    def wait_for(
+        self, condition: Callable[[], object], what: str, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> None:
+        """``wait_until``, with the end of this function's log in the error if it times out."""
+        try:
+            wait_until(condition, f"{self.name}: {what}", timeout)
+        except TimeoutError as exc:
+            tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-40:])
+            raise TimeoutError(f"{exc}\n--- end of {self.log_path} ---\n{tail}") from None
+
+    def listening(self) -> bool:
+        """Whether this function's pipeline has bound its UDP port."""
+        return not udp_port_free(self.host)
+
     def drain(self) -> None:
         """Wait until every datagram sent to this function has been read by its pipeline."""
-        wait_until(lambda: udp_backlog(self.host) == 0, f"{self.name} to read its input")
+        self.wait_for(lambda: udp_backlog(self.host) == 0, "its pipeline to read all its input")
 
     def stop(self, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> int:
         """SIGTERM the wrapper (it stops its pipeline with SIGINT first) and wait for it."""

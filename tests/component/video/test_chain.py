@@ -15,7 +15,7 @@ import numpy as np
 from kasugai_functions.video.clips import make_test_clip, read_clip_frames
 from kasugai_functions.video.detector import DETECTORS, detect_boxes
 from kasugai_functions.video.raw_frames import Frame
-from kasugai_functions.video.testing import LocalVideo, VideoFunction, udp_port_free, wait_until
+from kasugai_functions.video.testing import LocalVideo, VideoFunction
 
 CLIP_FRAMES = 90  # pattern_clip: 3 s at 30 fps
 RECEIVED_FILE = "rcv_video.mp4"
@@ -27,7 +27,7 @@ def start_chain(video: LocalVideo, *templates: str) -> list[VideoFunction]:
     for function, after in zip(functions, [*functions[1:], None], strict=True):
         function.connect(after.host if after else None)
     for function in functions:
-        wait_until(lambda f=function: not udp_port_free(f.host), f"{function.name} to listen")
+        function.wait_for(function.listening, "its pipeline to listen")
     return functions
 
 
@@ -117,9 +117,9 @@ def test_rewiring_a_relay_moves_the_stream_to_the_new_receiver(
     relay, first = start_chain(video, "relay", "receiver")
     (second,) = start_chain(video, "receiver")
     sender = send(clip, relay.host)
-    wait_until(lambda: receiving(first), "the first receiver to get the stream")
+    first.wait_for(lambda: receiving(first), "the stream to arrive")
     relay.connect(second.host)  # what the sidecar does when the next hop's address changes
-    wait_until(lambda: receiving(second), "the second receiver to get the stream")
+    second.wait_for(lambda: receiving(second), "the stream to arrive after the rewiring")
     assert sender.wait(120) == 0
     stop_in_order([relay, first, second])
     assert second.host in relay.events("pipeline started")[-1]["command"][-1]
