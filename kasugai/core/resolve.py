@@ -310,6 +310,15 @@ class EntryChoice:
     fallback: str = ""
 
 
+def _find_config(world: World, namespace: str, name: str) -> ObjectKey | None:
+    """The config ConfigMap ``name``: in the DataFlow's namespace if there, else in ``default``."""
+    for candidate in dict.fromkeys((namespace, "default")):
+        key = ObjectKey("ConfigMap", candidate, name)
+        if world.get(key) is not None:
+            return key
+    return None
+
+
 def choose_entry(world: World, namespace: str, node: ChainNode) -> EntryChoice:
     """Find the config ConfigMap (DataFlow namespace, then ``default``) and pick the entry.
 
@@ -318,42 +327,27 @@ def choose_entry(world: World, namespace: str, node: ChainNode) -> EntryChoice:
     """
     assert node.type_check.item is not None
     name = node.type_check.item.config_name
-    configmap, config = None, None
-    for candidate in dict.fromkeys((namespace, "default")):
-        configmap = ObjectKey("ConfigMap", candidate, name)
-        config = world.value(configmap)
-        if config is not None:
-            break
-    where = f"function {node.key!r}: ConfigMap {configmap.namespace}/{name}" if configmap else ""
-    if config is None:
+    key = _find_config(world, namespace, name)
+    if key is None:
         spaces = " or ".join(repr(n) for n in dict.fromkeys((namespace, "default")))
-        return EntryChoice(
-            None,
-            None,
-            (
-                Problem(
-                    f"function {node.key!r}: config ConfigMap {name!r} not found in {spaces}", True
-                ),
-            ),
-        )
+        missing = f"function {node.key!r}: config ConfigMap {name!r} not found in {spaces}"
+        return EntryChoice(None, None, (Problem(missing, waiting=True),))
+    where = f"function {node.key!r}: ConfigMap {key.namespace}/{name}"
+    config = world.value(key)
     if isinstance(config, Invalid):
-        return EntryChoice(
-            None, configmap, tuple(Problem(f"{where}: {p}") for p in config.problems)
-        )
+        return EntryChoice(None, key, tuple(Problem(f"{where}: {p}") for p in config.problems))
     if not isinstance(config, FunctionConfig):
-        return EntryChoice(None, configmap, (Problem(f"{where} is not a function config"),))
+        return EntryChoice(None, key, (Problem(f"{where} is not a function config"),))
     if not config.entries:
-        return EntryChoice(None, configmap, (Problem(f"{where} has no entries"),))
+        return EntryChoice(None, key, (Problem(f"{where} has no entries"),))
     rx = "RTP" if node.first else "TCP"
     tx = "TCP" if node.successors else "RTP"
     matching = [e for e in config.entries if (e.rx_protocol, e.tx_protocol) == (rx, tx)]
     if matching:
-        return EntryChoice(matching[-1], configmap)
+        return EntryChoice(matching[-1], key)
     pairs = ", ".join(f"{e.rx_protocol}/{e.tx_protocol}" for e in config.entries)
     wanted = f"rxProtocol={rx} txProtocol={tx}"
     if len(config.entries) == 1:
         note = f"{where}: no entry for {wanted}; using its only entry ({pairs})"
-        return EntryChoice(config.entries[0], configmap, fallback=note)
-    return EntryChoice(
-        None, configmap, (Problem(f"{where}: no entry for {wanted} (entries: {pairs})"),)
-    )
+        return EntryChoice(config.entries[0], key, fallback=note)
+    return EntryChoice(None, key, (Problem(f"{where}: no entry for {wanted} (entries: {pairs})"),))
