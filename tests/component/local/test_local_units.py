@@ -49,6 +49,7 @@ def test_an_address_another_program_listens_on_is_skipped(tmp_path: Path) -> Non
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as another,
     ):
         other.bind((f"::ffff:{first_choice}", 0))
+        other.listen()
         assert first_choice in bound_addresses()
         another.bind(("127.0.0.77", 0))
         assert "127.0.0.77" in bound_addresses()
