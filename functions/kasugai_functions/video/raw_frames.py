@@ -6,10 +6,10 @@ pipe passed to it as a file descriptor (``fdsink fd=N``).
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 from collections.abc import Callable, Sequence
-from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +19,7 @@ Frame = npt.NDArray[np.uint8]
 
 def start_frame_source(
     argv_for_fd: Callable[[int], Sequence[str]], **popen: object
-) -> tuple[subprocess.Popen[bytes], BinaryIO]:
+) -> tuple[subprocess.Popen[bytes], io.RawIOBase]:
     """Start the pipeline ``argv_for_fd(fd)`` writing frames to fd; return it and the read end."""
     read_fd, write_fd = os.pipe()
     try:
@@ -29,10 +29,10 @@ def start_frame_source(
         raise
     finally:
         os.close(write_fd)
-    return process, os.fdopen(read_fd, "rb", buffering=0)
+    return process, io.FileIO(read_fd, "rb")
 
 
-def read_frame(stream: BinaryIO, width: int, height: int) -> Frame | None:
+def read_frame(stream: io.RawIOBase, width: int, height: int) -> Frame | None:
     """Read one whole frame; None at end of stream (a partial last frame is dropped)."""
     buffer = bytearray(width * height * 3)
     view = memoryview(buffer)
