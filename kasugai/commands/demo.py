@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     try:
         return asyncio.run(_demo(sample, workdir, args.timeout, console))
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted; everything was stopped[/]")
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        console.print("[yellow]interrupted[/]")
         return 130
     finally:
         if args.keep:
@@ -113,17 +113,21 @@ async def _demo(sample: Path, workdir: Path, timeout: float, console: Console) -
         console.print(f"[red]✘ {error}[/]")
         console.print(f"  supervisor log: {state.log_file}")
         ok = False
-    finally:
+    finally:  # also on Ctrl-C or SIGTERM (the task is cancelled)
         with console.status("Stopping..."):
             await supervisor.close()
-        left = find_leftovers(supervisor.runtime_id)
         log_file.close()
-    if left:
-        for process in left:
-            console.print(f"[red]✘ left behind: pid {process.pid}: {process.command}[/]")
-        return 1
-    console.print("[green]✔[/] Stopped; no process left")
-    return 0 if ok else 1
+        clean = _check_nothing_left(supervisor.runtime_id, console)
+    return 0 if ok and clean else 1
+
+
+def _check_nothing_left(runtime_id: str, console: Console) -> bool:
+    left = find_leftovers(runtime_id)
+    for process in left:
+        console.print(f"[red]✘ left behind: pid {process.pid}: {process.command}[/]")
+    if not left:
+        console.print("[green]✔[/] Stopped; no process left")
+    return not left
 
 
 async def _wait(what: str, check: Callable[[], Any], timeout: float, console: Console) -> Any:

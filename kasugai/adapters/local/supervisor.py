@@ -88,6 +88,7 @@ class Supervisor:
         self._phase = "Starting"
         self._input_problems: list[str] = []
         self._started_at = time.time()
+        self._closed = False
         self.pods = PodTable(settings.backoff, self._inbox.put_nowait)
         self.reconciler = Reconciler(
             Engine(settings.options),
@@ -156,6 +157,9 @@ class Supervisor:
 
     async def close(self, phase: str = "Stopped") -> None:
         """Stop every Pod and task, write the last snapshot, release the state directory."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
         self._phase = "Stopping"
         try:
