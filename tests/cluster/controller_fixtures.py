@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from kasugai.adapters.kube.api import KubeApi
 from kasugai.core import names
@@ -34,6 +36,7 @@ __all__ = [
     "fake_kubelet",
     "inventory",
     "own_controller",
+    "service_account_kubeconfig",
     "shared_controller",
     "shared_namespace",
     "shared_pool",
@@ -78,6 +81,40 @@ def inventory(kube: client.ApiClient, namespace: str) -> dict[tuple[str, str], d
         items, _ = api.list(kind, namespace, selector)
         found.update({(kind, item["metadata"]["name"]): item for item in items})
     return found
+
+
+def service_account_kubeconfig(
+    cluster: EphemeralCluster, kube: client.ApiClient, namespace: str, name: str, path: Path
+) -> Path:
+    """A kubeconfig holding a real token of the ServiceAccount (made if missing, as no
+    controller-manager makes ``default`` ones here), from the TokenRequest API."""
+    core = client.CoreV1Api(kube)
+    try:
+        core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+    except ApiException as error:
+        if error.status != 409:  # 409: it exists already, as wanted
+            raise
+    request = {"spec": {"expirationSeconds": 3600}}
+    token = core.create_namespaced_service_account_token(name, namespace, request).status.token
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "test",
+                "cluster": {
+                    "server": cluster.server,
+                    "certificate-authority": str(cluster.credentials.ca_cert),
+                },
+            }
+        ],
+        "users": [{"name": name, "user": {"token": token}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": name}}],
+        "current-context": "test",
+    }
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
 
 
 @pytest.fixture(scope="session")

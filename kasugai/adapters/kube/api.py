@@ -231,9 +231,10 @@ class KubeApi:
             options["dryRun"] = ["All"]
         return self.request("DELETE", RESOURCES[kind].path(namespace, name), body=options)
 
-    def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
         path = RESOURCES[str(body["kind"])].path(body["metadata"].get("namespace"))
-        return self.request("POST", path, body=body)
+        query = [("dryRun", "All")] if dry_run else []
+        return self.request("POST", path, query=query, body=body)
 
     def replace(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """PUT: fails with 409 when ``metadata.resourceVersion`` is not the current one."""

@@ -7,7 +7,9 @@ inventory objects (the facts that give addresses, and what would be deleted). Th
 diffs as offline; then every create and change is sent as a Server-Side Apply with
 ``dryRun=All``, so admission and validation run for real, and what is shown is the server's
 version of our fields. A change the server would not make (its answer equals the live object)
-is dropped. Deletions are dry-run deletes. Nothing is persisted.
+is dropped. Deletions are dry-run deletes; a Pod to be replaced (its spec changed, and Pod
+specs are immutable) is a dry-run delete and a dry-run create of the new one. Nothing is
+persisted.
 
 A DataFlow that is not in the cluster yet has no uid; its objects are dry-run with a placeholder
 uid in their ownerReference (the server does not check that the owner exists).
@@ -107,6 +109,17 @@ def _dry_run(api: KubeApi, action: Action) -> Action | None:
     if action.verb in ("delete", "replace"):
         uid = str(((action.actual or {}).get("metadata") or {}).get("uid", ""))
         api.delete(key.kind, key.namespace, key.name, uid=uid, dry_run=True)
+    if action.verb == "delete":
+        return action
+    if action.verb == "replace":
+        # The new Pod, created in a dry run: 409 AlreadyExists comes from storage, after
+        # admission and validation passed; anything else is the server refusing it.
+        assert action.desired is not None
+        try:
+            api.create(action.desired, dry_run=True)
+        except ApiException as error:
+            if error.status != 409:
+                raise
         return action
     assert action.desired is not None
     answer = api.apply(action.desired, dry_run=True)

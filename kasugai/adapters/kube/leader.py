@@ -24,7 +24,7 @@ import attrs
 import structlog
 from kubernetes.client.exceptions import ApiException
 
-from kasugai.adapters.kube.api import KubeApi
+from kasugai.adapters.kube.api import KubeApi, error_message
 from kasugai.adapters.kube.observability import Metrics
 
 __all__ = ["LeaseElector", "LeaseTiming"]
@@ -106,9 +106,9 @@ class LeaseElector:
             except ApiException as error:
                 if error.status == 409:
                     self.metrics.conflicts.inc()
-                log.info("lease not renewed", error=error.reason, status=error.status)
+                log.info("lease not renewed", error=error_message(error))
             except Exception as error:
-                log.warning("lease request failed", error=f"{type(error).__name__}: {error}")
+                log.warning("lease request failed", error=error_message(error))
             self._set_leading(self.is_leader())
             self._stopping.wait(self.timing.retry_period)
 
@@ -182,4 +182,4 @@ class LeaseElector:
             self.api.replace(body)
             log.info("lease released", lease=f"{self.namespace}/{self.name}")
         except Exception as error:
-            log.warning("lease not released", error=f"{type(error).__name__}: {error}")
+            log.warning("lease not released", error=error_message(error))

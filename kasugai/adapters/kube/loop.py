@@ -107,7 +107,7 @@ class Reconciler:
         self.leader = leader
         self.render = render
         self.journal = journal
-        self.backoff = backoff or Backoff(first=1.0, maximum=60.0)
+        self.backoff = backoff or Backoff(first=1.0, maximum=300.0)
         self.queue: queue.Queue[Message] = queue.Queue()
         self._unsynced = set(watches)
         self._buffer: list[Observed | Forgotten] = []
@@ -274,11 +274,12 @@ class Reconciler:
             try:
                 answer = self._execute(self.writer, action)
             except REQUEST_ERRORS as error:
+                # Reported either way (a 500 can be the data: the server cannot convert it);
+                # retried later if it may pass, else not until the inputs or the object change.
+                failure = _refusal(action, error)
                 if is_transient(error):
                     self._schedule_retry(key, str(action.key), error)
-                    continue
-                failure = _refusal(action, error)
-                if action.desired is not None:  # refused: not again until something changes
+                elif action.desired is not None:
                     self._attempts[(action.key, "")] = (
                         _fingerprint(action.desired),
                         _version(action.actual),
@@ -345,7 +346,7 @@ class Reconciler:
         log.warning(
             "write failed; reconciling again later",
             object=what,
-            error=str(error)[:300],
+            error=error_message(error),
             retry_in_s=round(delay, 2),
         )
 

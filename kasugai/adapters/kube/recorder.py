@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from kasugai.adapters.kube.api import error_message
 from kasugai.adapters.kube.pacing import REQUEST_ERRORS, Stopped
 from kasugai.adapters.kube.writer import NotLeader, Writer
 from kasugai.core.events import ObjectKey, Transitioned
@@ -106,5 +107,5 @@ class EventRecorder:
                 "event not recorded",
                 dataflow=f"{key.namespace}/{key.name}",
                 reason=reason,
-                error=f"{type(error).__name__}: {error}"[:300],
+                error=error_message(error),
             )

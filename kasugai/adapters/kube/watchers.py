@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 from urllib3 import HTTPResponse
 
-from kasugai.adapters.kube.api import RESOURCES, KubeApi
+from kasugai.adapters.kube.api import RESOURCES, KubeApi, error_message
 from kasugai.adapters.kube.observability import Metrics
 from kasugai.adapters.kube.pacing import Backoff
 from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
@@ -145,7 +145,7 @@ class Watcher:
                 failures += 1
                 delay = self.backoff.delay(failures)
                 self.state.up = False
-                self.state.reason = f"{type(error).__name__}: {_short(error)}"
+                self.state.reason = error_message(error)[:300]
                 self.state.restarts += 1
                 self.metrics.watch_up.labels(self.name).set(0)
                 self.metrics.watch_restarts.labels(self.name).inc()
@@ -176,12 +176,13 @@ class Watcher:
         self._versions = seen
         self._resume_from = version
         self.deliver(Delivery(self.name, tuple(events), relisted=True))
+        self.state.synced = True
         self._mark_up()
         log.info("listed", watch=self.name, objects=len(items), changed=len(events))
 
     def _mark_up(self) -> None:
+        """Listed, or a watch request accepted: the watch works (again)."""
         self.state.up = True
-        self.state.synced = True
         self.state.reason = ""
         self.metrics.watch_up.labels(self.name).set(1)
 
@@ -200,6 +201,7 @@ class Watcher:
             options["label_selector"] = self.label_selector
         response = function(*args, **options)
         self._response = response
+        self._mark_up()
         try:
             if self._stopping.is_set():  # stop() came before the response was kept
                 return
@@ -230,8 +232,3 @@ class Watcher:
             delivered = observed(self.kind, body)
             self._versions[delivered.key] = version
         self.deliver(Delivery(self.name, (delivered,), relisted=False))
-
-
-def _short(error: BaseException) -> str:
-    text = getattr(error, "reason", None) or str(error)
-    return " ".join(str(text).split())[:300]

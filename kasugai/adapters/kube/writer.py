@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import structlog
 from kubernetes.client.exceptions import ApiException
 
-from kasugai.adapters.kube.api import KubeApi
+from kasugai.adapters.kube.api import KubeApi, error_message
 from kasugai.adapters.kube.observability import Metrics
 from kasugai.adapters.kube.pacing import Backoff, TokenBucket, retrying
 
@@ -86,7 +86,7 @@ class Writer:
                 "write failed; retrying",
                 verb=verb,
                 kind=kind,
-                error=str(error)[:300],
+                error=error_message(error),
                 retry_in_s=round(delay, 2),
             )
 
