@@ -1,9 +1,9 @@
 """Processes a test starts, each in its own process group, and proof that none outlives the test.
 
 Every process runs in a new session, so stopping it signals the whole group (anything it forked
-included) and a leftover is visible to ``os.killpg(pgid, 0)`` even when the leader has been
-reaped. Each group ever started is remembered; :func:`leftover_process_groups` lists those still
-alive, so a test session can fail when its teardown missed one.
+included), and a member that outlived its leader is still found: by its process group in /proc.
+Each group ever started is remembered; :func:`leftover_process_groups` lists those still alive,
+so a test session can fail when its teardown missed one.
 """
 
 from __future__ import annotations
@@ -38,12 +38,9 @@ class ManagedProcess:
         return self.popen.poll() is not None
 
     def group_alive(self) -> bool:
-        """True while any process of the group exists (a leader not yet reaped counts)."""
-        try:
-            os.killpg(self.popen.pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+        """True while a process of the group runs. Zombies do not count: a killed orphan is
+        reparented to init, which reaps it when it gets to it (slowly on a loaded machine)."""
+        return any(_group_and_state(stat) == (self.popen.pid, True) for stat in _proc_stats())
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of the process's output, for error messages."""
@@ -62,8 +59,8 @@ class ManagedProcess:
     def _wait_group_gone(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while True:
-            self.popen.poll()  # reap the leader: a zombie still counts as a member
             if not self.group_alive():
+                self.popen.wait()  # the leader is dead: reap it (at once)
                 return True
             if time.monotonic() > deadline:
                 return False
@@ -100,10 +97,21 @@ def start_process(
 
 
 def leftover_process_groups() -> list[ManagedProcess]:
-    """Every process group started here that still has a live process.
-
-    A leader that exited on its own is reaped first: a zombie is not a leftover.
-    """
-    for process in _started:
-        process.exited()
+    """Every process group started here that still has a running process."""
     return [process for process in _started if process.group_alive()]
+
+
+def _proc_stats() -> list[str]:
+    stats = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        # A process may exit between listing /proc and reading its stat file.
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            stats.append(stat.read_text())
+    return stats
+
+
+def _group_and_state(stat: str) -> tuple[int, bool]:
+    """(process group, running) from /proc/PID/stat: "pid (comm) state ppid pgrp ...". The
+    command name may hold spaces and parentheses, so fields are counted after the last ')'."""
+    state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
+    return int(pgrp), state != "Z"
