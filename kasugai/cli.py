@@ -15,11 +15,22 @@ from collections.abc import Sequence
 
 from kasugai import __version__
 from kasugai.adapters.files import InputError
-from kasugai.commands import controller, demo, diff, down, logs, plan, replay, status, up
+from kasugai.commands import (
+    controller,
+    demo,
+    diff,
+    down,
+    logs,
+    plan,
+    replay,
+    send_video,
+    status,
+    up,
+)
 from kasugai.commands import exec as exec_command
 from kasugai.runtime_env import configure_logging
 
-COMMANDS = (plan, diff, up, down, status, logs, exec_command, demo, replay, controller)
+COMMANDS = (plan, diff, up, down, status, logs, exec_command, demo, send_video, replay, controller)
 
 
 def build_parser() -> argparse.ArgumentParser:
