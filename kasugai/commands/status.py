@@ -79,15 +79,14 @@ def _pods(snapshot: dict[str, Any]) -> Table:
 
 def _connections(snapshot: dict[str, Any]) -> Table:
     table = _table("DATAFLOW", "FROM", "TO", "DESTINATION", "STATE")
-    for dataflow in snapshot.get("dataflows", []):
-        for connection in dataflow["status"].get("connections", []):
-            table.add_row(
-                dataflow["name"],
-                connection["from"],
-                connection["to"],
-                connection.get("destination") or connection.get("reason", ""),
-                connection.get("state", ""),
-            )
+    for connection in snapshot.get("connections", []):
+        table.add_row(
+            connection["dataflow"],
+            connection["from"],
+            connection["to"],
+            connection.get("destination") or connection.get("reason", ""),
+            connection.get("state", ""),
+        )
     return table
 
 
@@ -111,7 +110,7 @@ def print_status(snapshot: dict[str, Any], state: StateDir, running: bool) -> No
     if snapshot.get("pods"):
         console.print()
         console.print(_pods(snapshot))
-    if any(d["status"].get("connections") for d in snapshot.get("dataflows", [])):
+    if snapshot.get("connections"):
         console.print()
         console.print(_connections(snapshot))
     for problem in snapshot.get("problems", []):

@@ -23,6 +23,7 @@ __all__ = ["InputDirectory"]
 
 WATCH_STEP_MS = 2
 WATCH_DEBOUNCE_MS = 30
+ARM_TIMEOUT_MS = 500  # also how often a quiet watch wakes up (once armed, it only catches up)
 
 
 def _is_input(path: str) -> bool:
@@ -36,12 +37,26 @@ class InputDirectory:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._by_file: dict[Path, list[Loaded]] = {}
+        self._loaded_versions: dict[Path, int] = {}
+
+    def _files(self) -> list[Path]:
+        return sorted(p for p in self.root.rglob("*") if p.is_file() and _is_input(str(p)))
+
+    def _versions(self) -> dict[Path, int]:
+        versions = {}
+        for path in self._files():
+            try:
+                versions[path] = path.stat().st_mtime_ns
+            except FileNotFoundError:  # deleted meanwhile: the watch reports it
+                continue
+        return versions
 
     def load(self) -> list[Loaded]:
         """Read every file (``InputError`` if any cannot be read): the first load."""
         if not self.root.is_dir():
             raise InputError(f"{self.root}: not a directory of resources")
-        files = sorted(p for p in self.root.rglob("*") if p.is_file() and _is_input(str(p)))
+        self._loaded_versions = self._versions()
+        files = list(self._loaded_versions)
         self._by_file = {path: load_objects([path]) for path in files}
         loaded = [item for path in files for item in self._by_file[path]]
         if not loaded:
@@ -78,13 +93,31 @@ class InputDirectory:
         events += [Forgotten(k.kind, k.namespace, k.name) for k in before.keys() - after.keys()]
         return events, errors
 
+    def changed_since_load(self) -> set[Path]:
+        """Files created, changed or deleted since ``load`` (before the watch was armed)."""
+        now = self._versions()
+        before = self._loaded_versions
+        return {p for p in now.keys() | before.keys() if now.get(p) != before.get(p)}
+
     async def changes(self, stop: asyncio.Event) -> AsyncIterator[list[Path]]:
-        """Batches of changed input files, until ``stop`` is set."""
+        """Batches of changed input files, until ``stop`` is set.
+
+        The first batch also holds what changed between ``load`` and the watch being armed
+        (watchfiles yields for the first time, on a change or a quiet timeout, once it watches).
+        """
+        armed = False
         async for batch in watchfiles.awatch(
             self.root,
             watch_filter=lambda _change, path: _is_input(path),
             debounce=WATCH_DEBOUNCE_MS,
             step=WATCH_STEP_MS,
+            rust_timeout=ARM_TIMEOUT_MS,
+            yield_on_timeout=True,
             stop_event=stop,
         ):
-            yield sorted({Path(path) for _, path in batch})
+            paths = {Path(path) for _, path in batch}
+            if not armed:
+                armed = True
+                paths |= self.changed_since_load()
+            if paths:
+                yield sorted(paths)

@@ -57,6 +57,14 @@ def _services(reconciler: Reconciler) -> list[dict[str, Any]]:
     ]
 
 
+def _connections(reconciler: Reconciler) -> list[dict[str, Any]]:
+    return [
+        {"namespace": plan.key.namespace, "dataflow": plan.key.name, **connection}
+        for plan in reconciler.engine.plans()
+        for connection in plan.status.get("connections", [])
+    ]
+
+
 def build_snapshot(
     reconciler: Reconciler, supervisor: dict[str, Any], problems: list[str]
 ) -> dict[str, Any]:
@@ -68,6 +76,7 @@ def build_snapshot(
         ],
         "pods": _pods(reconciler),
         "services": _services(reconciler),
+        "connections": _connections(reconciler),
         "configmaps": [
             {
                 "namespace": key.namespace,

@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 import structlog
 
-from kasugai.adapters.files import InputError, Loaded
+from kasugai.adapters.files import InputError
 from kasugai.adapters.local.addresses import AddressBook
 from kasugai.adapters.local.configmaps import ConfigMapFiles
 from kasugai.adapters.local.inputs import InputDirectory
@@ -129,7 +129,7 @@ class Supervisor:
             raise StartError([str(error)]) from None
         engine = self.reconciler.engine
         engine.apply_all([item.event for item in loaded])
-        problems = _errors(engine, self._inputs.sources()) + self._unrunnable(loaded)
+        problems = _errors(engine, self._inputs.sources()) + self._unrunnable()
         if problems:
             raise StartError(problems)
         self.reconciler.converge()
@@ -193,7 +193,7 @@ class Supervisor:
         )
         return spec
 
-    def _unrunnable(self, loaded: list[Loaded]) -> list[str]:
+    def _unrunnable(self) -> list[str]:
         problems = []
         for desired in self.reconciler.engine.desired():
             if desired["kind"] != "Pod":
