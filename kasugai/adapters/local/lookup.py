@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cattrs
+
 from kasugai.adapters.files import InputError
 from kasugai.adapters.local.layout import StateDir, read_json
 from kasugai.adapters.local.lock import holder
@@ -34,7 +36,12 @@ def find_pod(state: StateDir, name: str, namespace: str | None = None) -> PodSpe
     if len(files) > 1:
         spaces = ", ".join(p.parent.parent.name for p in files)
         raise InputError(f'pod "{name}" exists in several namespaces ({spaces}): give -n')
-    return load_pod_spec(read_json(files[0]))
+    try:
+        return load_pod_spec(read_json(files[0]))
+    except (cattrs.BaseValidationError, ValueError, TypeError) as error:
+        raise InputError(
+            f"{files[0]}: not a Pod description written by kasugai up ({error})"
+        ) from None
 
 
 def find_container(pod: PodSpec, name: str | None) -> tuple[ContainerSpec, str | None]:
