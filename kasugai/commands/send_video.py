@@ -9,18 +9,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from kasugai_functions.video import sender
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "send-video",
-        help="stream an MP4's H.264 track as RTP to the first function of a video chain",
-        add_help=False,  # the sender's own parser answers --help
+        "send-video", help="stream an MP4 as RTP to a video chain", description=sender.DESCRIPTION
     )
-    parser.add_argument("args", nargs=argparse.REMAINDER)
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from kasugai_functions.video import sender  # GStreamer helpers load only for this command
-
-    return sender.main(args.args)
+    sender.add_arguments(parser)
+    parser.set_defaults(func=lambda args: sender.run(args, parser))

@@ -15,16 +15,17 @@ from pathlib import Path
 from kasugai_functions.video import gst
 from kasugai_functions.video.addresses import AddressError, validate_ip, validate_port
 
+DESCRIPTION = "Stream the H.264 track of an MP4 as RTP to the first function of a chain."
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="kasugai send-video",
-        description="Stream the H.264 track of an MP4 as RTP to the first function of a chain.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="an MP4 file with an H.264 video track")
     parser.add_argument("--to", required=True, metavar="ADDRESS", help="first function's IP")
     parser.add_argument("--port", default=str(gst.RTP_PORT), help="UDP port (default 5678)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Validate the address and the file, then stream; usage errors exit 2 through ``parser``."""
     try:
         host = validate_ip(args.to, "--to")
         port = validate_port(args.port, "--port")
@@ -33,3 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.file.is_file():
         parser.error(f"{args.file}: no such file; give the path of an MP4 to send")
     return subprocess.run(gst.mp4_sender(args.file.resolve(), host, port), check=False).returncode
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kasugai send-video", description=DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
