@@ -48,6 +48,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "-d", "--detach", action="store_true", help="run in the background; return once up"
     )
+    parser.add_argument(
+        "--journal", metavar="FILE", help="append every event and decision to FILE (replayable)"
+    )
     add_plan_options(parser)
     parser.set_defaults(func=run)
 
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if args.detach:
         return _detach(args, state)
     configure_logging(logging.INFO)
-    settings = Settings(Path(args.directory).absolute(), state, plan_options(args))
+    journal = Path(args.journal).absolute() if args.journal else None
+    settings = Settings(Path(args.directory).absolute(), state, plan_options(args), journal=journal)
     return asyncio.run(_foreground(settings))
 
 
@@ -92,6 +96,8 @@ def _detach(args: argparse.Namespace, state: StateDir) -> int:
     argv = [sys.executable, "-m", "kasugai.cli", "up", str(Path(args.directory).absolute())]
     argv += ["--state-dir", str(state.root), "--lb-pool", args.lb_pool]
     argv += ["--sriov-resource", args.sriov_resource, "--gpu-resource", args.gpu_resource]
+    if args.journal:
+        argv += ["--journal", str(Path(args.journal).absolute())]
     offset = state.log_file.stat().st_size if state.log_file.exists() else 0
     with state.log_file.open("ab") as log:
         child = subprocess.Popen(

@@ -6,7 +6,8 @@ or stopped as process groups (``PodTable``, asynchronously: a slow stop never ho
 rewiring of other functions), a Service is recorded with its Pod's address, a ConfigMap becomes a
 file. Every action is observed back into the core as the API server would report it
 (``facts``), and the loop repeats until the diff is empty: Pods and Services first, then, once
-their addresses are known, the connection ConfigMaps.
+their addresses are known, the connection ConfigMaps. With a journal, every event and decision is
+recorded, so ``kasugai replay`` can reproduce a local run's decisions offline.
 
 A Pod that cannot run here (``NotRunnable``) is not started; its previous version, if any, keeps
 running, and the error stays in the snapshot until the inputs change.
@@ -20,6 +21,7 @@ from typing import Any
 import attrs
 import structlog
 
+from kasugai.adapters.journal import JournalWriter
 from kasugai.adapters.local.addresses import AddressBook
 from kasugai.adapters.local.configmaps import ConfigMapFiles
 from kasugai.adapters.local.facts import observed_pod, observed_service, selected_pod
@@ -52,8 +54,10 @@ class Reconciler:
         pods: PodTable,
         configmaps: ConfigMapFiles,
         prepare: Callable[[Mapping[str, Any]], PodSpec],
+        journal: JournalWriter | None = None,
     ) -> None:
         self.engine = engine
+        self.journal = journal
         self.addresses = addresses
         self.pods = pods
         self.configmaps = configmaps
@@ -62,9 +66,17 @@ class Reconciler:
         self.specs: dict[ObjectKey, PodSpec] = {}
         self.rejected: dict[ObjectKey, Rejection] = {}
 
+    def feed(self, events: list[Event]) -> None:
+        """Fold events into the core (through the journal, one by one, if there is one)."""
+        if self.journal is None:
+            self._report(self.engine.apply_all(events))
+            return
+        for event in events:
+            self._report(self.journal.apply(self.engine, event))
+
     def apply(self, events: list[Event]) -> None:
         """Fold events into the core, then act until nothing is left to do."""
-        self._report(self.engine.apply_all(events))
+        self.feed(events)
         self.converge()
 
     def converge(self) -> None:
@@ -72,8 +84,7 @@ class Reconciler:
             actions = self._actions()
             if not actions:
                 return
-            events = [event for action in actions for event in self._act(action)]
-            self._report(self.engine.apply_all(events))
+            self.feed([event for action in actions for event in self._act(action)])
         log.error("the plan did not settle; please report this", actions=len(self._actions()))
 
     def pod_changed(self, runner: PodRunner) -> Event | None:

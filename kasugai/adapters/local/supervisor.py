@@ -25,6 +25,7 @@ import attrs
 import structlog
 
 from kasugai.adapters.files import InputError
+from kasugai.adapters.journal import JournalWriter
 from kasugai.adapters.local.addresses import AddressBook
 from kasugai.adapters.local.configmaps import ConfigMapFiles
 from kasugai.adapters.local.inputs import InputDirectory
@@ -61,6 +62,7 @@ class Settings:
     state: StateDir
     options: PlanOptions = attrs.field(factory=PlanOptions)
     backoff: Backoff = attrs.field(factory=Backoff)
+    journal: Path | None = None  # record every event and decision for ``kasugai replay``
 
 
 def _errors(engine: Engine, sources: Mapping[ObjectKey, str]) -> list[str]:
@@ -96,6 +98,7 @@ class Supervisor:
             self.pods,
             ConfigMapFiles(state),
             self._prepare,
+            JournalWriter(settings.journal) if settings.journal else None,
         )
 
     # --- life cycle -----------------------------------------------------------------------
@@ -128,7 +131,7 @@ class Supervisor:
         except InputError as error:
             raise StartError([str(error)]) from None
         engine = self.reconciler.engine
-        engine.apply_all([item.event for item in loaded])
+        self.reconciler.feed([item.event for item in loaded])
         problems = _errors(engine, self._inputs.sources()) + self._unrunnable()
         if problems:
             raise StartError(problems)
@@ -170,12 +173,14 @@ class Supervisor:
             stop_leftovers(self.settings.state, self.runtime_id)
             self._phase = phase
             pods = [k for k in self.reconciler.actual if k.kind == "Pod"]
-            gone = [Forgotten(k.kind, k.namespace, k.name) for k in pods]
+            gone: list[Event] = [Forgotten(k.kind, k.namespace, k.name) for k in pods]
             for key in pods:
                 del self.reconciler.actual[key]
-            self.reconciler.engine.apply_all(gone)  # the statuses say the Pods are gone
+            self.reconciler.feed(gone)  # the statuses say the Pods are gone
             self.write_snapshot()
         finally:
+            if self.reconciler.journal is not None:
+                self.reconciler.journal.close()
             self._lock.release()
         log.info("down", phase=phase)
 

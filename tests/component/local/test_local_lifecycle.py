@@ -13,10 +13,11 @@ from typing import Any
 
 from conftest import StartRun
 from local_calc import FIRST, send, wait_wired
-from local_samples import edit_entries
+from local_samples import edit_entries, shorten_chain
 
 from kasugai.adapters.local.processes import group_alive, process_gone
-from kasugai.adapters.local.testing import KASUGAI, read_events, wait_until
+from kasugai.adapters.local.testing import KASUGAI, LocalRun, read_events, wait_until
+from kasugai.commands.demo_chain import ChainProbe
 
 DATAFLOW_FILE = "df-cpufunc.yaml"
 
@@ -114,3 +115,24 @@ def _processes_configured_under(directory: str) -> list[int]:
         if marker in environ and not process_gone(int(entry.name)):
             found.append(int(entry.name))
     return found
+
+
+def test_a_local_run_can_be_replayed_from_its_journal(calc_sample: Path, tmp_path: Path) -> None:
+    """Every decision the core took while running (start, a chain edit, stop) is reproduced by
+    ``kasugai replay`` from the journal alone."""
+    journal = tmp_path / "journal.jsonl"
+    run = LocalRun(calc_sample, tmp_path / "state", tmp_path / "up.log")
+    try:
+        up = run.kasugai("up", str(calc_sample), "--detach", "--journal", str(journal))
+        assert up.returncode == 0, up.stderr
+        wait_wired(run)
+        started = ChainProbe.now()
+        shorten_chain(calc_sample)
+        wait_until(lambda: ChainProbe(run.state).rewired_since(started), "the rewiring")
+        assert run.kasugai("down").returncode == 0
+    finally:
+        run.kasugai("down")
+    replay = subprocess.run([*KASUGAI, "replay", str(journal)], capture_output=True, text=True)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "every decision reproduced" in replay.stderr
+    assert "= Connection cpufunc-calcapp/df-calcapp minus:0->rcv:0: " in replay.stdout
