@@ -83,7 +83,6 @@ class PodRunner:
         self._on_change = on_change
         self._containers = [_Container(c) for c in spec.containers]
         self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = False
 
     @property
     def key(self) -> ObjectKey:
@@ -93,12 +92,20 @@ class PodRunner:
         """Start every container; returns once each has been started (or failed to)."""
         create_directories(self.spec)
         for container in self._containers:
-            self._tasks.append(asyncio.create_task(self._supervise(container)))
+            task = asyncio.create_task(self._supervise(container))
+            task.add_done_callback(self._supervision_ended)
+            self._tasks.append(task)
         await asyncio.gather(*(c.attempted.wait() for c in self._containers))
+
+    def _supervision_ended(self, task: asyncio.Task[None]) -> None:
+        """A supervising task ends when the container is not to be restarted, or on a bug."""
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "container supervision crashed", pod=self.spec.name, exc_info=task.exception()
+            )
 
     async def stop(self) -> None:
         """Stop every container (SIGTERM, grace period, SIGKILL), all at once."""
-        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -126,9 +133,6 @@ class PodRunner:
             "podIP": self.spec.address,
             "containerStatuses": [c.status() for c in self._containers],
         }
-
-    def pids(self) -> list[int]:
-        return [c.process.pid for c in self._containers if c.process]
 
     async def _supervise(self, container: _Container) -> None:
         while True:

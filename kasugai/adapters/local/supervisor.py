@@ -103,13 +103,6 @@ class Supervisor:
 
     # --- life cycle -----------------------------------------------------------------------
 
-    async def __aenter__(self) -> Supervisor:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
-
     async def start(self) -> None:
         """Plan, check and start everything; ``StartError`` (nothing left running) if not."""
         try:
