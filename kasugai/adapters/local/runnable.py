@@ -33,7 +33,10 @@ _BUILTINS = frozenset(
     }
 )  # fmt: skip
 
-FIX = "use the portable sample manifests/samples/calc or put the program on PATH"
+FIX = (
+    "use the portable samples (manifests/samples/calc, manifests/samples/video-*) or put the "
+    "program on PATH"
+)
 
 
 def command_problem(argv: Sequence[str], path: str, cwd: str, image: str) -> str | None:

@@ -35,7 +35,8 @@ def test_the_original_sample_names_each_program_that_cannot_run_here(tmp_path: P
     assert (
         "kasugai up: error: pod df-calcapp-wbfunction-plus-cpu-pod container cpu-container0: "
         "command '/calcapp' is a path inside the image localhost/cpufunc_calcapp:latest and does "
-        "not exist here; use the portable sample manifests/samples/calc or put the program on PATH"
+        "not exist here; use the portable samples (manifests/samples/calc, "
+        "manifests/samples/video-*) or put the program on PATH"
     ) in failure.output
     assert (
         "pod df-calcapp-wbfunction-rcv-cpu-pod container cpu-container1: command '/sidecar' is a "

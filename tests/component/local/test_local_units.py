@@ -152,8 +152,8 @@ def test_what_cannot_be_resolved_locally_is_named(tmp_path: Path) -> None:
         "(metadata.name, metadata.namespace, status.podIP...) can be resolved locally; give the "
         "value directly",
         "pod p container cpu-container0: command '/calcapp' is a path inside the image "
-        "localhost/cpufunc_calcapp:latest and does not exist here; use the portable sample "
-        "manifests/samples/calc or put the program on PATH",
+        "localhost/cpufunc_calcapp:latest and does not exist here; use the portable samples "
+        "(manifests/samples/calc, manifests/samples/video-*) or put the program on PATH",
     ]
 
 
