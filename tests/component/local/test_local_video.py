@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,9 @@ from kasugai_functions.video.clips import make_test_clip, read_clip_frames
 from kasugai_functions.video.testing import udp_backlog, udp_port_free
 from local_samples import REPO
 
-from kasugai.adapters.local.testing import wait_until
+from kasugai.adapters.local.testing import KASUGAI, wait_until
 
 CLIP_SECONDS, FPS = 3, 30
-SENDER = "import sys; from kasugai_functions.video.sender import main; sys.exit(main(sys.argv[1:]))"
 
 
 def _gstreamer_present() -> None:
@@ -50,7 +48,7 @@ def test_video_p1c1_delivers_a_valid_mp4(tmp_path: Path, start_run: StartRun) ->
     )
 
     sent = subprocess.run(
-        [sys.executable, "-c", SENDER, str(clip), "--to", relay["address"]], timeout=120
+        [*KASUGAI, "send-video", str(clip), "--to", relay["address"]], timeout=120
     )
     assert sent.returncode == 0
     for pod in (relay, receiver):
