@@ -195,14 +195,13 @@ def _check_chain(world: World, key: ObjectKey) -> ChainCheck:
     problems.extend(_connection_problems(spec))
     if problems:
         return ChainCheck(tuple(problems))
+    inputs: dict[str, list[Connection]] = {fkey: [] for fkey in types}
+    outputs: dict[str, list[Connection]] = {fkey: [] for fkey in types}
+    for connection in spec.connections:
+        inputs.get(connection.to.function_key, []).append(connection)
+        outputs.get(connection.from_.function_key, []).append(connection)
     nodes = {
-        fkey: ChainNode(
-            fkey,
-            type_key,
-            check,
-            tuple(c for c in spec.connections if c.to.function_key == fkey),
-            tuple(c for c in spec.connections if c.from_.function_key == fkey),
-        )
+        fkey: ChainNode(fkey, type_key, check, tuple(inputs[fkey]), tuple(outputs[fkey]))
         for fkey, (type_key, check) in types.items()
     }
     limits = _limit_problems(nodes.values())
