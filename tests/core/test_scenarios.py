@@ -193,6 +193,8 @@ def test_p2c1_gpu_function() -> None:
     assert pip["data"]["config"] == config_for("10.96.201.11", 5678, "UDP")
     gpu = find(desired, "ConfigMap", "ethcrl.df-cpu-p2c1-wbfunction-dsa-gpu-pod")
     assert gpu["data"]["config"] == config_for("10.96.201.12", 5678, "UDP")
+    rcv = find(desired, "ConfigMap", "ethcrl.df-cpu-p2c1-wbfunction-rcv-cpu-pod")
+    assert rcv["data"]["config"] == "{}"
     assert status["status"] == "Deployed"
 
 
@@ -214,6 +216,8 @@ def test_p3c1_sriov() -> None:
     pip = find(desired, "ConfigMap", "ethcrl.df-cpu-p3c1-wbfunction-pip-cpu-pod")
     # The VF address from rcv's network-status, never its Pod IP (10.244.1.61).
     assert pip["data"]["config"] == config_for("192.174.90.12", 5678, "UDP")
+    rcv = find(desired, "ConfigMap", "ethcrl.df-cpu-p3c1-wbfunction-rcv-cpu-pod")
+    assert rcv["data"]["config"] == "{}"
     assert status["status"] == "Deployed"
 
 
@@ -231,3 +235,37 @@ def test_without_facts_only_last_configmap_and_connections_wait(
     assert dataflow.state == "Deploying"
     assert [c.state for c in dataflow.connections] == ["Waiting"] * waiting
     assert "not observed yet" in dataflow.connections[0].reason
+
+
+@pytest.mark.parametrize(
+    ("scenario", "facts", "dataflow", "pods"),
+    [
+        (P1C1, "p1c1", "df-cpu-p1c1", ["pip-cpu", "rcv-cpu"]),
+        (P2C1, "p2c1", "df-cpu-p2c1", ["pip-cpu", "dsa-gpu", "rcv-cpu"]),
+        (P3C1, "p3c1", "df-cpu-p3c1", ["pip-cpu", "rcv-cpu"]),
+    ],
+)
+def test_video_pods_labels_and_ownership(
+    scenario: Path, facts: str, dataflow: str, pods: list[str]
+) -> None:
+    desired, _ = plan(scenario, facts)
+    found = [o for o in desired if o["kind"] == "Pod"]
+    assert [p["metadata"]["name"] for p in found] == [
+        f"{dataflow}-wbfunction-{pod}-pod" for pod in pods
+    ]
+    for pod, suffix in zip(found, pods, strict=True):
+        key, device = suffix.split("-")
+        name = pod["metadata"]["name"]
+        assert pod["metadata"]["labels"] == {
+            "swb/func-type": f"{device}func",
+            "swb/func-name": name,
+            "app.kubernetes.io/managed-by": "kasugai",
+            "kasugai.io/dataflow": dataflow,
+            "kasugai.io/function-key": key,
+        }
+        assert pod["metadata"]["ownerReferences"] == [{**OWNER, "name": dataflow}]
+        assert [c["name"] for c in pod["spec"]["containers"]] == [
+            f"{device}-container0",
+            f"{device}-container1",
+        ]
+        assert pod["spec"]["containers"][0]["ports"] == [{"containerPort": 5678, "protocol": "UDP"}]
