@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_samples import copy_calc
+from local_samples import StartRun, copy_calc
 
 from kasugai.adapters.local.testing import LocalRun
-
-StartRun = Callable[[Path], LocalRun]
 
 
 @pytest.fixture

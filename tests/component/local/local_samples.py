@@ -1,4 +1,5 @@
-"""The portable arithmetic sample, copied and varied for a test (network mode, chain edits)."""
+"""The portable arithmetic sample, copied and varied for a test (network mode, chain edits),
+and the type of the ``start_run`` fixture that runs a sample with ``kasugai up``."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from typing import Any
 import yaml
 
 from kasugai.adapters.local.layout import write_atomically
+from kasugai.adapters.local.testing import LocalRun
 from kasugai.commands.demo_chain import CHAIN_FILE, rewired_chain
 
 REPO = Path(__file__).resolve().parents[3]
 CALC_SAMPLE = REPO / "manifests" / "samples" / "calc"
 CONFIG_FILE = "cm-cpufunc-config.yaml"
 NETWORK = "ethernet.swb.example.com/network"
+
+StartRun = Callable[[Path], LocalRun]
 
 
 def _set_network(entry: dict[str, Any], mode: str) -> None:

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import StartRun
 from local_calc import FIRST, send, wait_wired
-from local_samples import REPO, edit_entries
+from local_samples import REPO, StartRun, edit_entries
 
 from kasugai.adapters.local.testing import KASUGAI, LocalRun, StartFailed, wait_until
 from kasugai.commands.demo_chain import CHAIN_FILE

@@ -6,9 +6,8 @@ import os
 import signal
 from pathlib import Path
 
-from conftest import StartRun
 from local_calc import FIRST, SECOND, send, wait_wired
-from local_samples import shorten_chain
+from local_samples import StartRun, shorten_chain
 
 from kasugai.adapters.local.processes import group_alive
 from kasugai.adapters.local.testing import wait_until

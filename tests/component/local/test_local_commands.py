@@ -8,9 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import StartRun
 from local_calc import FIRST, SEND_POD, send, wait_wired
-from local_samples import edit_entries
+from local_samples import StartRun, edit_entries
 
 from kasugai.adapters.local.processes import LeftOver, group_alive, process_gone
 from kasugai.adapters.local.testing import KASUGAI, LocalRun, read_events, wait_until

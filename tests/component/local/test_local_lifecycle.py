@@ -11,9 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import StartRun
 from local_calc import FIRST, send, wait_wired
-from local_samples import edit_entries, shorten_chain
+from local_samples import StartRun, edit_entries, shorten_chain
 
 from kasugai.adapters.local.processes import group_alive, process_gone
 from kasugai.adapters.local.testing import KASUGAI, LocalRun, read_events, wait_until

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import StartRun
 from local_calc import FIRST, send, wait_wired
-from local_samples import copy_calc
+from local_samples import StartRun, copy_calc
 
 
 @pytest.mark.parametrize("mode", ["clusterip", "loadbalancer", "sriov"])

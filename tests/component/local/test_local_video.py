@@ -12,10 +12,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import StartRun
 from kasugai_functions.video.clips import make_test_clip, read_clip_frames
 from kasugai_functions.video.testing import udp_backlog, udp_port_free
-from local_samples import REPO
+from local_samples import REPO, StartRun
 
 from kasugai.adapters.local.testing import KASUGAI, wait_until
 
