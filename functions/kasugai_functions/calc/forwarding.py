@@ -22,6 +22,17 @@ from kasugai_functions.calc.wire import reason_from, status_name
 
 log = structlog.get_logger(__name__)
 
+# A next hop that is starting (or restarting) is waited for this long before a request gets NG:
+# functions of a chain start in any order, and the first request must not fail for that.
+READY_SECONDS = 10.0
+# gRPC's default reconnect backoff (1 s, growing to 120 s) would keep a restarted next hop
+# unused for minutes; functions on a chain reconnect quickly instead.
+CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
+
 
 @attrs.frozen
 class Outcome:
@@ -48,7 +59,7 @@ class _Route:
     @classmethod
     def dial(cls, hop: NextHop) -> _Route:
         log.info("connecting", address=hop.target)
-        channel = grpc.aio.insecure_channel(hop.target)
+        channel = grpc.aio.insecure_channel(hop.target, options=CHANNEL_OPTIONS)
         channel.get_state(try_to_connect=True)  # connect now, not on the first request
         route = cls(hop=hop, channel=channel, stub=operator_pb2_grpc.OperatorServiceStub(channel))
         route.idle.set()
@@ -110,6 +121,12 @@ class Router:
         address = route.hop.target
         log.info("send message", address=address)
         try:
+            if not await _ready(route.channel, min(READY_SECONDS, timeout)):
+                return Outcome(
+                    operator_pb2.NG,
+                    f"{self._name}: next hop {address} failed: UNAVAILABLE: "
+                    f"not reachable within {min(READY_SECONDS, timeout):g} s",
+                )
             call = route.stub.Operate(request, timeout=timeout)
             response = await call
             reason = reason_from(await call.trailing_metadata())
@@ -144,3 +161,14 @@ class Router:
         self._replace(None)
         if self._retiring:
             await asyncio.wait(set(self._retiring))
+
+
+async def _ready(channel: grpc.aio.Channel, seconds: float) -> bool:
+    """Whether ``channel`` is (or becomes, within ``seconds``) connected."""
+    if channel.get_state(try_to_connect=True) == grpc.ChannelConnectivity.READY:
+        return True
+    try:
+        await asyncio.wait_for(channel.channel_ready(), seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -106,3 +106,24 @@ def test_a_receiver_needs_no_config(calc: LocalCalc) -> None:
     receiver.reload()
     receiver.wait_for_event("load config skipped: the receiver forwards nothing")
     assert send(receiver, "1").stdout.strip() == "OK"
+
+
+def test_a_next_hop_that_starts_after_the_request_is_waited_for(calc: LocalCalc) -> None:
+    """Functions of a chain start in any order: a request sent while the next hop is still
+    starting waits for it (up to a few seconds) instead of failing with UNAVAILABLE."""
+    receiver_host = f"{calc.subnet}.2"  # the address the next start() will take
+    plus = calc.start("plus", Operator.PLUS, next_host=receiver_host)
+    assert send(plus, "1", "2").returncode == 1  # nothing listens there yet: refused, then NG
+    client = subprocess.Popen(
+        [str(calc.executable), "-host", plus.host, "-port", "8080", "1", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    plus.wait_for_event("send message", count=2)  # the second request is waiting for its hop
+    receiver = calc.start("receiver", Operator.RECEIVER)
+    assert receiver.host == receiver_host
+    out, err = client.communicate(timeout=60)
+    assert client.returncode == 0, out + err
+    assert out.strip() == "OK"
+    receiver.wait_for_event("result")
