@@ -46,7 +46,6 @@ from kasugai.commands.demo_chain import (
 )
 from kasugai.runtime_env import configure_logging
 
-RETRY_SECONDS = 0.5
 SAMPLE = Path(kasugai.__file__).resolve().parent.parent / "manifests" / "samples" / "calc"
 
 
@@ -160,22 +159,12 @@ async def _run_client(command: list[str], pod: PodSpec, timeout: float) -> tuple
 
 
 async def _send(probe: ChainProbe, timeout: float, console: Console) -> list[tuple[str, float]]:
-    """Send the inputs from the send Pod; the receiver's result.
-
-    A function whose successor started after it answers NG (UNAVAILABLE) until gRPC's reconnect
-    backoff (a second or two) has passed: such a send reached no receiver and is tried again.
-    """
+    """Send the inputs from the send Pod; the receiver's result."""
     sent_after = probe.results_count()
     pod = find_pod(probe.state, probe.pod_name("send"))
     command = ["kasugai-calc", *INPUTS]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
     with console.status(f"Sending {' '.join(INPUTS)}..."):
-        while True:
-            code, output = await _run_client(command, pod, timeout)
-            if code == 0 or "UNAVAILABLE" not in output or loop.time() > deadline:
-                break
-            await asyncio.sleep(RETRY_SECONDS)
+        code, output = await _run_client(command, pod, timeout)
     if code != 0:
         raise DemoFailed(
             f"kasugai exec {pod.name} -- {' '.join(command)} failed ({code}): {output[-2000:]}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 from kasugai.adapters.local.testing import LocalRun, wait_until
 from kasugai.commands.demo_chain import ChainProbe
 
@@ -32,20 +30,9 @@ def results(run: LocalRun) -> list[list[tuple[str, float]]]:
 
 
 def send(run: LocalRun, *values: str) -> list[tuple[str, float]]:
-    """Send ``values`` from the send Pod (``kasugai exec``); the receiver's new result.
-
-    A function whose successor came up after it answers NG (UNAVAILABLE) until gRPC's reconnect
-    backoff has passed; such a request reached no receiver and is sent again.
-    """
+    """Send ``values`` from the send Pod (``kasugai exec``); the receiver's new result."""
     before = len(results(run))
-
-    def sent() -> subprocess.CompletedProcess[str] | None:
-        attempt = run.exec(SEND_POD, "kasugai-calc", *values)
-        if attempt.returncode != 0 and "UNAVAILABLE" in attempt.stdout + attempt.stderr:
-            return None
-        return attempt
-
-    attempt = wait_until(sent, "a reachable first hop")
+    attempt = run.exec(SEND_POD, "kasugai-calc", *values)
     assert attempt.returncode == 0, f"kasugai exec failed: {attempt.stdout}{attempt.stderr}"
     assert attempt.stdout.strip() == "OK"
     return wait_until(lambda: results(run)[before:], "the receiver's result")[-1]
