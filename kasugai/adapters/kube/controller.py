@@ -1,10 +1,10 @@
 """The controller process: watches, the reconcile loop, leader election, probes; start to stop.
 
-``Controller.run(stop)`` wires the parts, runs until ``stop`` is set (SIGTERM), then shuts
-down in the order that keeps the rules: the loop stops writing first, then the Lease is
-released (another replica takes over at once, and nothing is written after the release), then
-the watches end. It returns the exit status: 0 after a clean stop, 1 when the reconcile loop
-died of a bug (logged with its traceback; the probes report it meanwhile).
+``Controller.run()`` wires the parts, runs until ``stop`` is set (SIGTERM), then shuts down in
+the order that keeps the rules: the loop and the Event recorder stop writing first, then the
+Lease is released (another replica takes over at once, and nothing is written after the
+release), then the watches end. It returns the exit status: 0 after a clean stop, 1 when the
+reconcile loop died of a bug (logged with its traceback; the probes report it meanwhile).
 
 What is watched: DataFlows, FunctionChains, FunctionTypes and ConfigMaps (config, functioninfo,
 user-requirement, and our own ``ethcrl.*``), in every namespace or in the given ones (ConfigMaps
@@ -111,10 +111,11 @@ class Controller:
             bucket = TokenBucket(settings.write_qps, settings.write_burst)
             writer = Writer(self.api, self.metrics, bucket, may_write, self.stop)
         specs = watched(settings.namespaces)
+        self.recorder = EventRecorder(writer, settings.identity, self.metrics)
         self.reconciler = Reconciler(
             Engine(settings.plan_options),
             writer=writer,
-            recorder=EventRecorder(writer, settings.identity),
+            recorder=self.recorder,
             metrics=self.metrics,
             watches=[watch_name(kind, namespace) for kind, namespace, _ in specs],
             leader=may_write,
@@ -167,6 +168,7 @@ class Controller:
             journal=settings.journal,
         )
         self.health.start()
+        self.recorder.start()
         for watcher in self.watchers:
             watcher.start()
         if self.elector is not None:
@@ -187,6 +189,7 @@ class Controller:
         failed = not self.stop.is_set()
         self.stop.set()
         self._loop.join(30)
+        self.recorder.stop()
         if self.elector is not None:
             self.elector.stop()
         for watcher in self.watchers:

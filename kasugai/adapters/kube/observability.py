@@ -63,6 +63,9 @@ class Metrics:
         self.queue_depth = gauge("queue_depth", "Watch events waiting for the reconcile loop")
         self.leader = gauge("leader", "1 while this replica holds the Lease and may write")
         self.lease_renewals = counter("lease_renewals", "Lease writes that kept or took the lead")
+        self.events_dropped = counter(
+            "events_dropped", "Kubernetes Events not written (queue full, or refused)"
+        )
 
 
 def parse_bind_address(address: str) -> tuple[str, int]:

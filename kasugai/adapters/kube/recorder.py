@@ -3,20 +3,30 @@
 Every ``Transitioned`` decision of the core is logged; the leader also records it as a core/v1
 Event on its DataFlow (``kubectl describe dataflow`` and ``kubectl get events`` show it), with
 the trigger as reason (``AllReady``, ``InvalidInput``, ``AddressKnown``...). Moves into
-``Error``, ``Degraded`` or ``Stale`` are Warnings. An Event that cannot be written is logged and
+``Error``, ``Degraded`` or ``Stale`` are Warnings. One move is only logged: a new connection
+starting out Waiting, which every new DataFlow does for every connection (its address is then
+news, as ``AddressKnown``).
+
+Events are written by a thread of their own, from a bounded queue, as client-go's broadcaster
+does: the reconcile loop never waits for them (they still take tokens from the process-wide
+write limit). An Event that cannot be written, or finds the queue full, is logged, counted and
 dropped: Events are a courtesy, never a reason to stop reconciling.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import queue
 import secrets
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 import structlog
 
 from kasugai.adapters.kube.api import error_message
+from kasugai.adapters.kube.observability import Metrics
 from kasugai.adapters.kube.pacing import REQUEST_ERRORS, Stopped
 from kasugai.adapters.kube.writer import NotLeader, Writer
 from kasugai.core.events import ObjectKey, Transitioned
@@ -38,11 +48,34 @@ def describe(transition: Transitioned) -> str:
 
 
 class EventRecorder:
-    """Logs decisions; writes Events through ``writer`` when asked to publish."""
+    """Logs decisions; writes Events through ``writer`` (None: never) when asked to publish."""
 
-    def __init__(self, writer: Writer | None, identity: str) -> None:
+    def __init__(
+        self, writer: Writer | None, identity: str, metrics: Metrics, capacity: int = 1000
+    ) -> None:
         self.writer = writer
         self.identity = identity
+        self.metrics = metrics
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=capacity)
+        self._thread = threading.Thread(target=self._send_all, name="events", daemon=True)
+
+    def start(self) -> None:
+        if self.writer is not None:
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the Event being written; the ones still queued are dropped."""
+        if not self._thread.is_alive():
+            return
+        dropped = 0
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+                dropped += 1
+        self._queue.put(None)
+        self._thread.join(15)
+        if dropped:
+            log.info("events not recorded: shutting down", dropped=dropped)
 
     def transition(
         self, transition: Transitioned, involved: Mapping[str, Any] | None, publish: bool
@@ -57,7 +90,8 @@ class EventRecorder:
             reason=transition.reason,
             message=message,
         )
-        if publish:
+        news = transition.from_state is not None or transition.to_state != "Waiting"
+        if publish and news:
             warning = transition.to_state in _WARNING_STATES
             self._publish(key, involved, transition.reason, message, warning)
 
@@ -101,11 +135,21 @@ class EventRecorder:
             "count": 1,
         }
         try:
-            self.writer.create_event(body)
-        except (*REQUEST_ERRORS, NotLeader, Stopped) as error:
-            log.warning(
-                "event not recorded",
-                dataflow=f"{key.namespace}/{key.name}",
-                reason=reason,
-                error=error_message(error),
-            )
+            self._queue.put_nowait(body)
+        except queue.Full:
+            self.metrics.events_dropped.inc()
+            log.warning("event not recorded: queue full", dataflow=f"{key.namespace}/{key.name}")
+
+    def _send_all(self) -> None:
+        assert self.writer is not None
+        while (body := self._queue.get()) is not None:
+            try:
+                self.writer.create_event(body)
+            except (*REQUEST_ERRORS, NotLeader, Stopped) as error:
+                self.metrics.events_dropped.inc()
+                log.warning(
+                    "event not recorded",
+                    object=body["involvedObject"]["name"],
+                    reason=body["reason"],
+                    error=error_message(error),
+                )
