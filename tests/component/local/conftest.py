@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,3 +34,11 @@ def start_run(tmp_path: Path) -> Iterator[StartRun]:
         run.close()
         survivors += run.leftovers()
     assert not survivors, f"processes left behind: {survivors}"
+
+
+@pytest.fixture(scope="session")
+def gstreamer() -> None:
+    """The video samples need GStreamer's tools; say how to get them instead of skipping."""
+    missing = [t for t in ("gst-launch-1.0", "gst-discoverer-1.0") if not shutil.which(t)]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed: run scripts/setup.sh (GStreamer)")

@@ -21,11 +21,6 @@ from kasugai.adapters.local.testing import KASUGAI, wait_until
 CLIP_SECONDS, FPS = 3, 30
 
 
-def _gstreamer_present() -> None:
-    missing = [t for t in ("gst-launch-1.0", "gst-discoverer-1.0") if not shutil.which(t)]
-    assert not missing, f"{missing} not installed: run scripts/setup.sh (GStreamer packages)"
-
-
 def _pipeline_to(events: list[dict[str, Any]], address: str) -> bool:
     """Whether the relay's wrapper started a pipeline that sends to ``address``."""
     return any(
@@ -34,8 +29,9 @@ def _pipeline_to(events: list[dict[str, Any]], address: str) -> bool:
     )
 
 
-def test_video_p1c1_delivers_a_valid_mp4(tmp_path: Path, start_run: StartRun) -> None:
-    _gstreamer_present()
+def test_video_p1c1_delivers_a_valid_mp4(
+    gstreamer: None, tmp_path: Path, start_run: StartRun
+) -> None:
     clip = make_test_clip(tmp_path / "clip.mp4", seconds=CLIP_SECONDS, fps=FPS)
     sample = Path(shutil.copytree(REPO / "manifests" / "samples" / "video-p1c1", tmp_path / "s"))
     run = start_run(sample)
