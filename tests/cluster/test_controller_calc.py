@@ -185,3 +185,41 @@ def _versions(kube: client.ApiClient, namespace: str) -> dict[Any, str]:
     )
     found[("DataFlow", DATAFLOW)] = flow["metadata"]["resourceVersion"]
     return found
+
+
+def test_a_changed_pod_spec_replaces_that_pod_only(
+    kube: client.ApiClient, shared_namespace: str, fake_kubelet: Any
+) -> None:
+    namespace = shared_namespace
+    inputs = calc_inputs(namespace)
+    apply_objects(kube, inputs)
+    fake_kubelet(namespace)
+    before = wait_for(lambda: _complete(kube, namespace), "the calc chain's 21 objects")
+    wait_for_status(kube, namespace, DATAFLOW, "Deployed")
+
+    config = next(obj for obj in inputs if obj["metadata"]["name"].endswith("calcapp-plus"))
+    ((key, text),) = config["data"].items()
+    entries = json.loads(text)
+    entries[0]["envs"]["CALC_DEBUG"] = "1"
+    config["data"][key] = json.dumps(entries)
+    apply_objects(kube, [config])
+
+    pod = ("Pod", f"{DATAFLOW}-wbfunction-plus-cpu-pod")
+
+    def replaced() -> dict[tuple[str, str], Any] | None:
+        found = _complete(kube, namespace)
+        if not found or found[pod]["metadata"]["uid"] == before[pod]["metadata"]["uid"]:
+            return None
+        return found
+
+    after = wait_for(replaced, "the plus Pod to be replaced")
+    env = {e["name"]: e.get("value") for e in after[pod]["spec"]["containers"][0]["env"]}
+    assert env["CALC_DEBUG"] == "1"
+    for found, obj in after.items():  # everything else is the same object; no ConfigMap moved
+        if found != pod:
+            assert obj["metadata"]["uid"] == before[found]["metadata"]["uid"], found
+        if found[0] == "ConfigMap":
+            version = before[found]["metadata"]["resourceVersion"]
+            assert obj["metadata"]["resourceVersion"] == version, found
+    reasons = {e.reason for e in client.CoreV1Api(kube).list_namespaced_event(namespace).items}
+    assert {"Resolved", "AddressKnown", "AllReady"} <= reasons
