@@ -75,7 +75,7 @@ def diff_cluster(api: KubeApi, inputs: list[Loaded], options: PlanOptions) -> Cl
 
 
 def _live(api: KubeApi, namespaces: Iterable[str]) -> list[Observed]:
-    found = []
+    found: list[Observed] = []
     for namespace in namespaces:
         for kind in _INPUT_KINDS:
             items, _ = api.list(kind, namespace)
@@ -134,7 +134,7 @@ def _without_placeholder(desired: Mapping[str, Any]) -> Mapping[str, Any]:
     refs = (desired.get("metadata") or {}).get("ownerReferences") or []
     if not any(ref.get("uid") == PLACEHOLDER_UID for ref in refs):
         return desired
-    shown = copy_json(dict(desired))
+    shown: dict[str, Any] = copy_json(dict(desired))
     for ref in shown["metadata"]["ownerReferences"]:
         if ref.get("uid") == PLACEHOLDER_UID:
             del ref["uid"]

@@ -13,18 +13,14 @@ logged but not published as Events (they describe the past). Gaining the Lease m
 everything dirty, since another replica may have left work undone.
 
 Writes are folded back at once: the server's answer to an apply is the object as it now is, so
-the next pass sees it without waiting for the watch. The watch events older than that answer
-are then skipped (``_expect``), or a rewired ConfigMap would briefly look stale and be written
-twice. A deleted object stays "being deleted" until its watch says it is gone, and only then
-is a replaced Pod created again. ``_attempts`` remembers the last apply of each object: the
-same desired object against the same observed version is not sent again, whether it succeeded
-(the server normalizes a field the diff cannot see) or was refused (it would be refused again).
-Transient failures come back after a jittered backoff.
+the next pass sees it without waiting for the watch (``ledger`` says why that is safe, and what
+is not sent again). A write the server refuses becomes an ``Applied`` condition and a Warning
+Event; one that may pass later (no answer, throttled, a server error) is tried again after a
+jittered backoff.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import queue
 import threading
@@ -38,6 +34,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kasugai.adapters.journal import JournalWriter
 from kasugai.adapters.kube.api import error_message
+from kasugai.adapters.kube.ledger import Ledger, uid_of, version_of
 from kasugai.adapters.kube.observability import Metrics
 from kasugai.adapters.kube.pacing import REQUEST_ERRORS, Backoff, Stopped, is_transient
 from kasugai.adapters.kube.recorder import EventRecorder
@@ -65,18 +62,6 @@ class LeaderChanged:
 
 
 Message = Delivery | LeaderChanged
-
-
-def _version(body: Mapping[str, Any] | None) -> str:
-    return str(((body or {}).get("metadata") or {}).get("resourceVersion", ""))
-
-
-def _uid(body: Mapping[str, Any] | None) -> str:
-    return str(((body or {}).get("metadata") or {}).get("uid", ""))
-
-
-def _fingerprint(body: Mapping[str, Any] | None) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def _managed(body: Mapping[str, Any]) -> bool:
@@ -115,10 +100,7 @@ class Reconciler:
         self._dirty_statuses: set[ObjectKey] = set()
         self._retry_at: dict[ObjectKey, float] = {}
         self._retries: dict[ObjectKey, int] = {}
-        self._expect: dict[ObjectKey, str] = {}
-        self._deleting: dict[ObjectKey, str] = {}
-        # (object, "" or "status") -> (desired fingerprint, resourceVersion, uid) of the last try
-        self._attempts: dict[tuple[ObjectKey, str], tuple[str, str, str]] = {}
+        self._ledger = Ledger()
         self._failures: dict[ObjectKey, str] = {}
         self._shown: dict[ObjectKey, str] = {}
 
@@ -167,7 +149,7 @@ class Reconciler:
                 if message.leading and self.synced:
                     self._mark_all()
                 continue
-            events.extend(e for e in message.events if self._admit(e, message.relisted))
+            events.extend(e for e in message.events if self._ledger.admit(e, message.relisted))
             if message.relisted:
                 self._unsynced.discard(message.watch)
         if was_synced:
@@ -179,24 +161,6 @@ class Reconciler:
             log.info("every watch listed; reconciling", objects=len(buffered))
             self._apply(buffered, publish=False)
             self._mark_all()
-
-    def _admit(self, event: Observed | Forgotten, relisted: bool) -> bool:
-        """False for a watch event older than, or equal to, an answer already folded in."""
-        key = event.key
-        if isinstance(event, Forgotten):
-            self._deleting.pop(key, None)
-            self._expect.pop(key, None)
-            return True
-        uid = (event.body.get("metadata") or {}).get("uid")
-        if key in self._deleting and self._deleting[key] != uid:
-            del self._deleting[key]  # a new object took the name
-        expected = self._expect.get(key)
-        if expected is None:
-            return True
-        if relisted or _version(event.body) == expected:
-            del self._expect[key]
-            return relisted
-        return False
 
     def _apply(self, events: list[Observed | Forgotten], publish: bool) -> None:
         if not events:
@@ -262,7 +226,8 @@ class Reconciler:
         self.metrics.reconciles.inc()
         plan = self.engine.plan_of(key)
         desired = list(plan.objects) if plan else []
-        actions = [a for a in diff(desired, self._actual(key, desired)) if not self._settled(a)]
+        actual = self._actual(key, desired)
+        actions = [a for a in diff(desired, actual) if not self._ledger.settled(a)]
         for action in actions:
             self.metrics.planned.labels(action.verb, action.key.kind).inc()
         if self.writer is None:
@@ -279,12 +244,8 @@ class Reconciler:
                 failure = _refusal(action, error)
                 if is_transient(error):
                     self._schedule_retry(key, str(action.key), error)
-                elif action.desired is not None:
-                    self._attempts[(action.key, "")] = (
-                        _fingerprint(action.desired),
-                        _version(action.actual),
-                        "",
-                    )
+                else:
+                    self._ledger.refused(action)
                 continue
             if answer is not None:
                 written.append(answer)
@@ -298,42 +259,22 @@ class Reconciler:
         keys = set(world.inventory_of(key)) | {object_key(obj) for obj in desired}
         return [stored.body for k in sorted(keys) if (stored := world.get(k)) is not None]
 
-    def _settled(self, action: Action) -> bool:
-        """Nothing to send now: the object is being deleted, or this exact apply was tried."""
-        if action.key in self._deleting:
-            return True
-        if action.actual is not None and (action.actual.get("metadata") or {}).get(
-            "deletionTimestamp"
-        ):
-            return True
-        tried = self._attempts.get((action.key, ""))
-        if tried is None or tried[0] != _fingerprint(action.desired):
-            return False
-        if action.verb == "replace":  # the very Pod made of this desired one: server defaults
-            return tried[2] == _uid(action.actual)
-        return action.verb in ("create", "patch") and tried[1] == _version(action.actual)
-
     def _execute(self, writer: Writer, action: Action) -> dict[str, Any] | None:
         key = action.key
         if action.verb in ("create", "patch"):
             assert action.desired is not None
             answer = writer.apply(action.desired)
-            self._attempts[(key, "")] = (
-                _fingerprint(action.desired),
-                _version(answer),
-                _uid(answer),
-            )
+            self._ledger.applied(action, answer)
             log.info("applied", verb=action.verb, object=str(key))
             return answer
-        assert action.actual is not None
-        uid = str((action.actual.get("metadata") or {}).get("uid", ""))
+        uid = uid_of(action.actual)
         try:
             writer.delete(key.kind, key.namespace, key.name, uid)
         except ApiException as error:
             if error.status == 409:  # another incarnation by now: the watch will show it
                 return None
             raise
-        self._deleting[key] = uid
+        self._ledger.deleted(key, uid)
         reason = "its spec changed; created again once gone" if action.verb == "replace" else ""
         log.info("deleted", object=str(key), reason=reason or "no longer desired")
         return None
@@ -379,8 +320,7 @@ class Reconciler:
         wanted = stamped(status, observed_status, now())
         if wanted == observed_status:
             return []
-        attempt = (_fingerprint(status), _version(stored.body), "")
-        if self._attempts.get((key, "status")) == attempt:
+        if self._ledger.status_tried(key, status, version_of(stored.body)):
             return []
         if self.writer is None:
             self._show(key, [], status=wanted)
@@ -391,10 +331,10 @@ class Reconciler:
             if is_transient(error):
                 self._schedule_retry(key, f"{key} status", error)
             else:  # not again until the status or the object changes
-                self._attempts[(key, "status")] = attempt
+                self._ledger.status_sent(key, status, version_of(stored.body))
                 log.error("status refused", object=str(key), error=error_message(error))
             return []
-        self._attempts[(key, "status")] = (_fingerprint(status), _version(answer), "")
+        self._ledger.status_sent(key, status, version_of(answer))
         return [answer]
 
     def _fold(self, written: list[dict[str, Any]]) -> None:
@@ -403,9 +343,9 @@ class Reconciler:
         for body in written:
             event = observed(str(body.get("kind", "")), body)
             current = self.engine.world.get(event.key)
-            if current is not None and _version(current.body) == _version(body):
+            if current is not None and version_of(current.body) == version_of(body):
                 continue
-            self._expect[event.key] = _version(body)
+            self._ledger.expect(event.key, version_of(body))
             events.append(event)
         self._apply(events, publish=True)
 

@@ -66,7 +66,8 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """The wait after the ``attempt``-th failure (1-based)."""
-        return min(self.maximum, self.first * 2 ** max(0, attempt - 1)) * random.uniform(0.8, 1.2)
+        base = min(self.maximum, self.first * 2.0 ** max(0, attempt - 1))
+        return base * random.uniform(0.8, 1.2)
 
 
 def is_transient(error: BaseException) -> bool:

@@ -32,7 +32,7 @@ from urllib3 import HTTPResponse
 from kasugai.adapters.kube.api import RESOURCES, KubeApi, error_message
 from kasugai.adapters.kube.observability import Metrics
 from kasugai.adapters.kube.pacing import Backoff
-from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
+from kasugai.core.events import Forgotten, ObjectKey, Observed
 
 __all__ = ["Delivery", "WatchState", "WatchTimeouts", "Watcher", "observed", "watch_name"]
 
@@ -53,7 +53,7 @@ class Delivery:
     """Events from one watch; ``relisted``: the result of a full list (the first one syncs)."""
 
     watch: str
-    events: tuple[Event, ...]
+    events: tuple[Observed | Forgotten, ...]
     relisted: bool
 
 
@@ -163,7 +163,7 @@ class Watcher:
     def _relist(self) -> None:
         items, version = self.api.list(self.kind, self.namespace, self.label_selector)
         seen: dict[ObjectKey, str] = {}
-        events: list[Event] = []
+        events: list[Observed | Forgotten] = []
         for body in items:
             event = observed(self.kind, body)
             version_of = str(event.body["metadata"].get("resourceVersion", ""))
@@ -225,8 +225,9 @@ class Watcher:
             self._resume_from = version
         if kind == "BOOKMARK":
             return
+        delivered: Observed | Forgotten
         if kind == "DELETED":
-            delivered: Event = Forgotten(self.kind, str(meta.get("namespace") or ""), meta["name"])
+            delivered = Forgotten(self.kind, str(meta.get("namespace") or ""), meta["name"])
             self._versions.pop(delivered.key, None)
         else:
             delivered = observed(self.kind, body)
