@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # The kasugai controller image (also usable for `kasugai diff --cluster` in CI).
 #   docker build -f manifests/controller.Dockerfile -t localhost/kasugai-controller:latest .
 # Non-root (65532), no shell needed at run time, works with a read-only root filesystem.

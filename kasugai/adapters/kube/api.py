@@ -128,10 +128,14 @@ def error_message(error: BaseException) -> str:
 def load_api_client(kubeconfig: str | None) -> client.ApiClient:
     """A client from ``kubeconfig`` when given, else from the Pod's service account."""
     configuration = client.Configuration()
-    if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    else:
-        config.load_incluster_config(client_configuration=configuration)
+    try:
+        if kubeconfig:
+            config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        else:
+            config.load_incluster_config(client_configuration=configuration)
+    except config.ConfigException as error:
+        where = kubeconfig or "no kubeconfig given (--kubeconfig, $KUBECONFIG) and not in a Pod"
+        raise config.ConfigException(f"{where}: {error}") from error
     return client.ApiClient(configuration)
 
 

@@ -52,9 +52,11 @@ class Ledger:
     def admit(self, event: Observed | Forgotten, relisted: bool) -> bool:
         """False for a watch event older than, or equal to, an answer already folded in."""
         key = event.key
-        if isinstance(event, Forgotten):
+        if isinstance(event, Forgotten):  # gone: nothing of it to remember
             self._deleting.pop(key, None)
             self._expected.pop(key, None)
+            self._attempts.pop((key, ""), None)
+            self._attempts.pop((key, "status"), None)
             return True
         if key in self._deleting and self._deleting[key] != uid_of(event.body):
             del self._deleting[key]  # a new object took the name
