@@ -98,15 +98,15 @@ def load_objects(paths: Iterable[str | Path]) -> list[Loaded]:
                 if document is None:
                     continue
                 where = f"{file} (document {number})" if len(documents) > 1 else str(file)
-                body = _check(document, where)
-                items = body.get("items") if body["kind"] == "List" else None
-                if body["kind"] == "List":
+                if isinstance(document, dict) and document.get("kind") == "List":
+                    # A List (kubectl get -o yaml, kasugai plan) has no name of its own.
+                    items = document.get("items")
                     if not isinstance(items, list):
                         raise InputError(f"{where}: List: items: expected a list")
                     for index, item in enumerate(items):
                         loaded.append(Loaded(_check(item, f"{where} items[{index}]"), where))
                 else:
-                    loaded.append(Loaded(body, where))
+                    loaded.append(Loaded(_check(document, where), where))
     return loaded
 
 

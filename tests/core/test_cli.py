@@ -144,6 +144,21 @@ def test_diff_against_live_objects(tmp_path: Path) -> None:
     assert "+++ desired/Pod/cpufunc-calcapp/" in changed.stdout
 
 
+def test_facts_may_come_as_a_list_without_a_name(tmp_path: Path) -> None:
+    """``kubectl get svc,pod -o yaml`` prints a List that has no name of its own."""
+    facts = [
+        document
+        for file in sorted((FACTS / "calc-basic").glob("*.yaml"))
+        for document in yaml.safe_load_all(file.read_text())
+        if document
+    ]
+    listed = tmp_path / "observed.yaml"
+    listed.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": facts}))
+    from_list = kasugai("plan", "-f", CALC, "-f", listed)
+    assert from_list.returncode == 0, from_list.stderr
+    assert from_list.stdout == kasugai("plan", "-f", CALC, "-f", FACTS / "calc-basic").stdout
+
+
 def test_diff_of_a_bad_file_exits_2(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text("[1, 2")
     result = kasugai("diff", "-f", tmp_path)
