@@ -27,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from kasugai.adapters.local.layout import write_atomically
 from kasugai.adapters.local.testing import LocalRun, read_events, wait_until
+from kasugai.atomic_files import write_atomically
 from kasugai.commands.demo import SAMPLE
 from kasugai.commands.demo_chain import CHAIN_FILE, ChainProbe
 

@@ -29,10 +29,10 @@ from rich.table import Table
 import kasugai
 from kasugai.adapters.files import InputError
 from kasugai.adapters.local import Settings, StartError, Supervisor, state_dir
-from kasugai.adapters.local.layout import write_atomically
 from kasugai.adapters.local.leftovers import find_leftovers
 from kasugai.adapters.local.lookup import find_pod
 from kasugai.adapters.local.podspec import PodSpec
+from kasugai.atomic_files import write_atomically
 from kasugai.commands.demo_chain import (
     CHAIN_FILE,
     DATAFLOW,

@@ -8,17 +8,15 @@ function needs a SIGHUP. A template that fails leaves its previous output in pla
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from kasugai.atomic_files import write_atomically
 from kasugai_sidecar.gotemplate import Template, TemplateError
 
 TEMPLATE_SUFFIX = ".tmpl"
-OUTPUT_MODE = 0o644  # the function may run as another user than the sidecar
 
 
 @attrs.frozen
@@ -44,21 +42,6 @@ def output_path(template: Path) -> Path:
 def render_template(template: Path, data: Any) -> str:
     """Render one template file; ``TemplateError`` (or ``OSError``) on failure."""
     return Template(template.name, template.read_text(encoding="utf-8")).execute(data)
-
-
-def write_atomically(path: Path, content: bytes) -> None:
-    """Replace ``path`` with ``content`` so that readers see the old or the new file, whole."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fchmod(out.fileno(), OUTPUT_MODE)
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def render_directory(directory: Path, data: Any) -> RenderResult:

@@ -9,14 +9,14 @@ options into a gRPC target. Errors name the field and the fix.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 import attrs
 import yaml
+
+from kasugai.atomic_files import install_file
 
 CONFIG_FILE = "config.yaml"
 TEMPLATE_FILE = "config.yaml.tmpl"
@@ -159,17 +159,7 @@ def install_template(directory: Path) -> bool:
     written to a temporary name and renamed, so the sidecar never reads half a template.
     Raises OSError when the directory is missing or not writable.
     """
-    destination = directory / TEMPLATE_FILE
-    if destination.exists():
-        return False
+    if not directory.is_dir():  # an emptyDir that is not mounted: say so, do not create it
+        raise FileNotFoundError(f"config directory {directory} does not exist")
     content = resources.files(__package__).joinpath(TEMPLATE_FILE).read_bytes()
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{TEMPLATE_FILE}.")
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(content)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return True
+    return install_file(directory / TEMPLATE_FILE, content)

@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from kasugai.atomic_files import write_atomically
 from kasugai_functions.calc.arithmetic import Operator
 from kasugai_functions.calc.config import CONFIG_FILE
 
@@ -35,13 +36,6 @@ Event = dict[str, Any]
 def rendered_config(host: str, port: int) -> str:
     """config.yaml as the sidecar renders it from the calcapp template for one address."""
     return f'next:\n  host: "{host}"\n  port: {port}\n'
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` in one step, as the sidecar does: readers never see half a file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def read_events(log_path: Path) -> list[Event]:

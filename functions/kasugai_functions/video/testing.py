@@ -24,8 +24,9 @@ from typing import Any
 
 import attrs
 from kasugai_sidecar.connection import parse_connection_config
-from kasugai_sidecar.rendering import render_template, write_atomically
+from kasugai_sidecar.rendering import render_template
 
+from kasugai.atomic_files import write_atomically
 from kasugai_functions.video import gst
 from kasugai_functions.video.templates import TEMPLATE_FILE
 from kasugai_functions.video.wrapper import CONFIG_FILE

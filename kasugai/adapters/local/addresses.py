@@ -21,7 +21,8 @@ from pathlib import Path
 
 import structlog
 
-from kasugai.adapters.local.layout import read_json, write_atomically
+from kasugai.adapters.local.layout import read_json
+from kasugai.atomic_files import write_atomically
 
 __all__ = ["AddressBook", "bound_addresses", "validate_loopback"]
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kasugai.adapters.local.layout import StateDir, write_atomically
+from kasugai.adapters.local.layout import StateDir
+from kasugai.atomic_files import write_atomically
 
 __all__ = ["ConfigMapFiles"]
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-__all__ = ["STATE_DIR_ENV", "StateDir", "read_json", "state_dir", "write_atomically"]
+__all__ = ["STATE_DIR_ENV", "StateDir", "read_json", "state_dir"]
 
 STATE_DIR_ENV = "KASUGAI_STATE_DIR"
 DEFAULT_STATE_DIR = ".kasugai"
@@ -73,20 +72,6 @@ class StateDir:
 
     def pod_file(self, namespace: str, pod: str) -> Path:
         return self.pod_dir(namespace, pod) / "pod.json"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` in one step: a reader sees the old content or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def read_json(path: Path) -> Any:

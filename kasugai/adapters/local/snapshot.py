@@ -12,8 +12,9 @@ import json
 import time
 from typing import Any
 
-from kasugai.adapters.local.layout import StateDir, read_json, write_atomically
+from kasugai.adapters.local.layout import StateDir, read_json
 from kasugai.adapters.local.reconciler import Reconciler
+from kasugai.atomic_files import write_atomically
 from kasugai.core import names
 
 __all__ = ["build_snapshot", "read_snapshot", "write_snapshot"]

@@ -29,13 +29,14 @@ from kasugai.adapters.journal import JournalWriter
 from kasugai.adapters.local.addresses import AddressBook
 from kasugai.adapters.local.configmaps import ConfigMapFiles
 from kasugai.adapters.local.inputs import InputDirectory
-from kasugai.adapters.local.layout import StateDir, write_atomically
+from kasugai.adapters.local.layout import StateDir
 from kasugai.adapters.local.leftovers import runtime_id_of, stop_leftovers
 from kasugai.adapters.local.lock import AlreadyRunning, SupervisorLock
 from kasugai.adapters.local.pods import Backoff, PodRunner, PodTable
 from kasugai.adapters.local.podspec import NotRunnable, PodSpec, pod_spec_json, prepare_pod
 from kasugai.adapters.local.reconciler import Reconciler
 from kasugai.adapters.local.snapshot import build_snapshot, read_snapshot, write_snapshot
+from kasugai.atomic_files import write_atomically
 from kasugai.core.diff import object_key
 from kasugai.core.engine import Engine
 from kasugai.core.events import Event, Forgotten, ObjectKey

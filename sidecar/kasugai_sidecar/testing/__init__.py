@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import attrs
 
+from kasugai.atomic_files import write_atomically
 from kasugai.testing import ManagedProcess, start_process
-from kasugai_sidecar.rendering import write_atomically
 
 COUNTER_SCRIPT = Path(__file__).with_name("sighup_counter.py")
 COUNTER_NAME = COUNTER_SCRIPT.name  # what SIDECAR_MNG_PROSESS_NAME names to reach it

@@ -10,7 +10,9 @@ import subprocess
 import pytest
 from kasugai_functions.calc.arithmetic import Operator
 from kasugai_functions.calc.config import CONFIG_FILE
-from kasugai_functions.calc.testing import CalcProcess, LocalCalc, run_client, write_atomically
+from kasugai_functions.calc.testing import CalcProcess, LocalCalc, run_client
+
+from kasugai.atomic_files import write_atomically
 
 
 def send(first: CalcProcess, *values: str) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from kasugai.adapters.local.layout import write_atomically
 from kasugai.adapters.local.testing import LocalRun
+from kasugai.atomic_files import write_atomically
 from kasugai.commands.demo_chain import CHAIN_FILE, rewired_chain
 
 REPO = Path(__file__).resolve().parents[3]

@@ -28,9 +28,9 @@ from kasugai_functions.video.testing import udp_backlog, udp_port_free
 from local_samples import REPO, StartRun
 from skimage import data
 
-from kasugai.adapters.local.layout import write_atomically
 from kasugai.adapters.local.processes import group_alive
 from kasugai.adapters.local.testing import KASUGAI, LocalRun, read_events, wait_until
+from kasugai.atomic_files import write_atomically
 
 NAMESPACE = "cpufunc-sample"
 FPS = 30

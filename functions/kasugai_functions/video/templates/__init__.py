@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
+from kasugai.atomic_files import install_file
+
 TEMPLATE_FILE = "config.yaml.tmpl"
 NAMES = ("relay", "receiver", "inference", "dsa")
 
@@ -27,12 +29,4 @@ def install_template(name: str, config_dir: Path) -> bool:
 
     Returns True when it was copied. An existing template wins: the user may have put their own.
     """
-    text = template_text(name)
-    config_dir.mkdir(parents=True, exist_ok=True)
-    target = config_dir / TEMPLATE_FILE
-    try:
-        with target.open("x") as out:
-            out.write(text)
-    except FileExistsError:
-        return False
-    return True
+    return install_file(config_dir / TEMPLATE_FILE, template_text(name))
