@@ -14,9 +14,12 @@ from importlib import resources
 from pathlib import Path
 
 import attrs
+import structlog
 import yaml
 
 from kasugai.atomic_files import install_file
+
+log = structlog.get_logger(__name__)
 
 CONFIG_FILE = "config.yaml"
 TEMPLATE_FILE = "config.yaml.tmpl"
@@ -163,3 +166,23 @@ def install_template(directory: Path) -> bool:
         raise FileNotFoundError(f"config directory {directory} does not exist")
     content = resources.files(__package__).joinpath(TEMPLATE_FILE).read_bytes()
     return install_file(directory / TEMPLATE_FILE, content)
+
+
+def ensure_template(directory: Path) -> bool:
+    """Install the template (see ``install_template``), logging the outcome; False on failure.
+
+    Failure is logged with the fix; the caller decides whether it can run on without it.
+    """
+    try:
+        written = install_template(directory)
+    except OSError as error:
+        log.error(
+            "cannot install the config template",
+            directory=str(directory),
+            error=str(error),
+            fix="mount the config directory, or pass --config-dir / set KASUGAI_CONFIG_DIR",
+        )
+        return False
+    if written:
+        log.info("installed the config template", directory=str(directory))
+    return True

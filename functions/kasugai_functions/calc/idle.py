@@ -15,7 +15,7 @@ from types import FrameType
 
 import structlog
 
-from kasugai_functions.calc.config import install_template
+from kasugai_functions.calc.config import ensure_template
 
 log = structlog.get_logger(__name__)
 
@@ -34,16 +34,8 @@ def idle(directory: Path) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGHUP, _reloaded)
-    try:
-        written = install_template(directory)
-    except OSError as error:
-        log.error(
-            "cannot install the config template",
-            directory=str(directory),
-            error=str(error),
-            fix="mount the config directory, or pass --config-dir / set KASUGAI_CONFIG_DIR",
-        )
+    if not ensure_template(directory):
         return 1
-    log.info("idle", directory=str(directory), installed_template=written)
+    log.info("idle", directory=str(directory))
     while True:
         signal.pause()

@@ -24,7 +24,7 @@ from kasugai_functions.calc.config import (
     CONFIG_FILE,
     ConfigError,
     ConfigMissing,
-    install_template,
+    ensure_template,
     is_own_address,
     read_config,
 )
@@ -135,21 +135,6 @@ async def _follow_reloads(requested: asyncio.Event, reload: Callable[[], None]) 
         reload()
 
 
-def _install_template(directory: Path) -> None:
-    try:
-        written = install_template(directory)
-    except OSError as error:
-        log.error(
-            "cannot install the config template",
-            directory=str(directory),
-            error=str(error),
-            fix="mount the config directory, or pass --config-dir / set KASUGAI_CONFIG_DIR",
-        )
-        return
-    if written:
-        log.info("installed the config template", directory=str(directory))
-
-
 def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -163,7 +148,7 @@ async def serve(operator: Operator, port: int, directory: Path) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop_requested.set)
     loop.add_signal_handler(signal.SIGINT, stop_requested.set)
 
-    _install_template(directory)
+    ensure_template(directory)  # a failure is logged; the server answers requests anyway
     host = listen_host()
     router = Router(operator.value, grace_seconds=FORWARD_TIMEOUT_SECONDS)
     reload = _log_ignored_reload
