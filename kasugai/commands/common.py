@@ -12,7 +12,14 @@ from kasugai.core.engine import Engine
 from kasugai.core.events import ObjectKey
 from kasugai.core.options import PlanOptions
 
-__all__ = ["add_plan_options", "plan_options", "report_errors"]
+__all__ = ["add_filename_option", "add_plan_options", "plan_options", "report_errors"]
+
+
+def add_filename_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """kubectl's required, repeatable ``-f/--filename PATH``."""
+    parser.add_argument(
+        "-f", "--filename", action="append", required=True, metavar="PATH", help=help
+    )
 
 
 def add_plan_options(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from kasugai.adapters.files import InputError, load_objects, to_yaml
-from kasugai.commands.common import add_plan_options, plan_options, report_errors
+from kasugai.commands.common import (
+    add_filename_option,
+    add_plan_options,
+    plan_options,
+    report_errors,
+)
 from kasugai.core.diff import Action, diff, project
 from kasugai.core.engine import Engine
 
@@ -39,14 +44,7 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "diff", help="show what applying the plan of some files would change"
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="PATH",
-        help="file or directory of inputs (and facts); repeatable",
-    )
+    add_filename_option(parser, "file or directory of inputs (and facts); repeatable")
     parser.add_argument(
         "--live",
         action="append",

@@ -16,7 +16,12 @@ import structlog
 
 from kasugai.adapters.files import dump_objects, load_objects
 from kasugai.adapters.journal import JournalWriter
-from kasugai.commands.common import add_plan_options, plan_options, report_errors
+from kasugai.commands.common import (
+    add_filename_option,
+    add_plan_options,
+    plan_options,
+    report_errors,
+)
 from kasugai.core.engine import Engine
 
 log = structlog.get_logger("kasugai.plan")
@@ -26,14 +31,7 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "plan", help="print the desired objects and statuses for some files"
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="PATH",
-        help="file or directory (recursive) of YAML/JSON objects; repeatable",
-    )
+    add_filename_option(parser, "file or directory (recursive) of YAML/JSON objects; repeatable")
     parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     parser.add_argument(
         "--journal", metavar="FILE", help="also append the events and decisions to FILE"
