@@ -9,7 +9,6 @@ the receiver log, when did ``minus`` reload after the chain edit.
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ import yaml
 
 from kasugai.adapters.local.layout import StateDir
 from kasugai.adapters.local.snapshot import read_snapshot
+from kasugai.json_logs import read_json_log
 
 CHAIN_FILE = "functionchain.yaml"
 NAMESPACE, NAME = "cpufunc-calcapp", "df-calcapp"
@@ -55,19 +55,6 @@ def rewired_chain(text: str) -> str:
         for source, target in itertools.pairwise(hops)
     ]
     return yaml.safe_dump(chain, sort_keys=False)
-
-
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """The JSON log lines of a container (complete lines only)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    events = []
-    for line in text.split("\n")[:-1]:
-        if line.startswith("{"):
-            events.append(json.loads(line))
-    return events
 
 
 def _timestamp(event: dict[str, Any]) -> float:
@@ -107,7 +94,7 @@ class ChainProbe:
         pod = self._pods().get(function)
         if not pod or not pod["containers"]:
             return []
-        return read_events(Path(pod["containers"][0]["log"]))
+        return read_json_log(Path(pod["containers"][0]["log"]))
 
     def deployed(self) -> bool:
         pods = self._pods().values()

@@ -8,6 +8,7 @@ it stopped. Free of pytest: wire them into fixtures of any test runner.
 from kasugai.testing.apiserver import ClusterStartError, EphemeralCluster
 from kasugai.testing.crds import install_crds, read_kustomization
 from kasugai.testing.credentials import ADMIN_GROUP, ADMIN_USER, ClusterCredentials
+from kasugai.testing.polling import wait_until
 from kasugai.testing.processes import ManagedProcess, leftover_process_groups, start_process
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "leftover_process_groups",
     "read_kustomization",
     "start_process",
+    "wait_until",
 ]

@@ -9,10 +9,8 @@ the structured log. Stop it with ``.process.stop()`` (SIGTERM, as Kubernetes doe
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +18,8 @@ from typing import Any, TypeVar
 import attrs
 from prometheus_client.parser import text_string_to_metric_families
 
+from kasugai.json_logs import read_json_log
+from kasugai.testing.polling import wait_until
 from kasugai.testing.processes import ManagedProcess, start_process
 
 __all__ = ["ControllerProcess", "start_controller", "wait_for"]
@@ -29,15 +29,8 @@ T = TypeVar("T")
 
 
 def wait_for(probe: Callable[[], T], what: str, timeout: float = 90.0, every: float = 0.1) -> T:
-    """Poll ``probe`` until it returns something truthy; that value, or AssertionError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
+    """``wait_until`` with a cluster's patience; asks the apiserver ten times a second at most."""
+    return wait_until(probe, what, timeout, every)
 
 
 @attrs.define
@@ -47,8 +40,7 @@ class ControllerProcess:
 
     def log(self) -> list[dict[str, Any]]:
         """The structured log so far, one dict per JSON line."""
-        text = self.process.log_path.read_text(errors="replace")
-        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        return read_json_log(self.process.log_path)
 
     def logged(self, event: str) -> list[dict[str, Any]]:
         return [entry for entry in self.log() if entry.get("event") == event]

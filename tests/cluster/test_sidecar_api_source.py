@@ -22,11 +22,10 @@ from kasugai_sidecar.testing import (
     SidecarProcess,
     start_function,
     start_sidecar,
-    wait_until,
 )
 from kubernetes import client
 
-from kasugai.testing import EphemeralCluster
+from kasugai.testing import EphemeralCluster, wait_until
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "fixtures" / "openkasugai" / "templates"
 

@@ -9,13 +9,11 @@ own client.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +22,8 @@ from typing import Any
 import attrs
 
 from kasugai.atomic_files import write_atomically
+from kasugai.json_logs import read_json_log as read_events
+from kasugai.testing.polling import wait_until
 from kasugai_functions.calc.arithmetic import Operator
 from kasugai_functions.calc.config import CONFIG_FILE
 
@@ -36,27 +36,6 @@ Event = dict[str, Any]
 def rendered_config(host: str, port: int) -> str:
     """config.yaml as the sidecar renders it from the calcapp template for one address."""
     return f'next:\n  host: "{host}"\n  port: {port}\n'
-
-
-def read_events(log_path: Path) -> list[Event]:
-    """The complete JSON log lines written so far (a line still being written is left out)."""
-    try:
-        text = log_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    lines = text.split("\n")[:-1]  # the part after the last newline may be incomplete
-    return [json.loads(line) for line in lines if line.startswith("{")]
-
-
-def wait_until(
-    condition: Callable[[], bool], what: str, timeout: float = DEFAULT_TIMEOUT_SECONDS
-) -> None:
-    """Poll ``condition`` until it holds; TimeoutError naming ``what`` if it never does."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.02)
 
 
 @attrs.define

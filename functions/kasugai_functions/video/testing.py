@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +26,8 @@ from kasugai_sidecar.connection import parse_connection_config
 from kasugai_sidecar.rendering import render_template
 
 from kasugai.atomic_files import write_atomically
+from kasugai.json_logs import read_json_log as read_events
+from kasugai.testing.polling import wait_until
 from kasugai_functions.video import gst
 from kasugai_functions.video.templates import TEMPLATE_FILE
 from kasugai_functions.video.wrapper import CONFIG_FILE
@@ -41,27 +42,6 @@ def connection_json(host: str | None, port: int = gst.RTP_PORT) -> str:
     if host is None:
         return "{}"
     return json.dumps({"ips": [host], "ports": [{"port": port, "protocol": "UDP"}]}, indent=2)
-
-
-def read_events(log_path: Path) -> list[Event]:
-    """The complete JSON log lines written so far (GStreamer's plain lines are left out)."""
-    try:
-        text = log_path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return []
-    lines = text.split("\n")[:-1]  # the part after the last newline may be incomplete
-    return [json.loads(line) for line in lines if line.startswith("{")]
-
-
-def wait_until(
-    condition: Callable[[], object], what: str, timeout: float = DEFAULT_TIMEOUT_SECONDS
-) -> None:
-    """Poll ``condition`` until it holds; TimeoutError naming ``what`` if it never does."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def udp_port_free(host: str, port: int = gst.RTP_PORT) -> bool:

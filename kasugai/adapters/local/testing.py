@@ -10,12 +10,10 @@ marker. Closing it always stops everything. Free of pytest, like ``kasugai.testi
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +23,8 @@ from kasugai.adapters.local.layout import state_dir
 from kasugai.adapters.local.leftovers import find_leftovers, runtime_id_of
 from kasugai.adapters.local.processes import LeftOver
 from kasugai.adapters.local.snapshot import read_snapshot
+from kasugai.json_logs import read_json_log as read_events
+from kasugai.testing import polling
 
 __all__ = ["KASUGAI", "LocalRun", "StartFailed", "read_events", "wait_until"]
 
@@ -43,24 +43,8 @@ class StartFailed(Exception):
 
 
 def wait_until(check: Callable[[], T], what: str, timeout: float = DEFAULT_TIMEOUT) -> T:
-    """Poll ``check`` until it returns something true; TimeoutError naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.02)
-
-
-def read_events(path: Path | str) -> list[dict[str, Any]]:
-    """The complete JSON lines of a log file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    return [json.loads(line) for line in text.split("\n")[:-1] if line.startswith("{")]
+    """``kasugai.testing.wait_until`` with the patience a whole local run needs."""
+    return polling.wait_until(check, what, timeout)
 
 
 class LocalRun:

@@ -11,35 +11,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
 from kasugai.atomic_files import write_atomically
+from kasugai.json_logs import read_json_log
 from kasugai.testing import ManagedProcess, start_process
 
 COUNTER_SCRIPT = Path(__file__).with_name("sighup_counter.py")
 COUNTER_NAME = COUNTER_SCRIPT.name  # what SIDECAR_MNG_PROSESS_NAME names to reach it
 SIDECAR_PROGRAM = Path(sys.executable).with_name("kasugai-sidecar")
-
-T = TypeVar("T")
-
-
-def wait_until(
-    probe: Callable[[], T], what: str, timeout: float = 60.0, interval: float = 0.02
-) -> T:
-    """Poll ``probe`` until it returns something truthy, and return that; fail after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def write_config(path: Path, config: Any) -> None:
@@ -86,11 +70,7 @@ class SidecarProcess:
 
     def events(self) -> list[dict[str, Any]]:
         """The sidecar's structured log so far (one JSON object per line)."""
-        out = []
-        for line in self.process.log_path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                out.append(json.loads(line))
-        return out
+        return read_json_log(self.process.log_path)
 
     def count(self, event: str) -> int:
         return sum(1 for e in self.events() if e.get("event") == event)

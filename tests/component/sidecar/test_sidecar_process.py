@@ -12,10 +12,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from kasugai_sidecar.testing import wait_until, write_config
+from kasugai_sidecar.testing import write_config
 from sidecar_rig import POD, Rig
 
-from kasugai.testing import start_process
+from kasugai.testing import start_process, wait_until
 
 CALC_ONE = {"ips": ["10.96.12.34"], "ports": [{"port": 8080, "protocol": "TCP"}]}
 CALC_TWO = {"ips": ["10.96.7.8"], "ports": [{"port": 9090, "protocol": "TCP"}]}
