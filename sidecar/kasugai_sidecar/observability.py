@@ -9,12 +9,12 @@ off unless ``--metrics-port`` is given; it binds ``--metrics-host``, by default 
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import attrs
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, generate_latest
+from prometheus_client import REGISTRY, Counter
+
+from kasugai.health_server import ProbeServer, Reply, metrics_reply, probe_reply
 
 CONFIG_UPDATES = Counter(
     "kasugai_sidecar_config_updates", "Connection configs received", ["outcome"]
@@ -57,36 +57,13 @@ class WatchHealth:
         return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    watches: tuple[WatchHealth, ...] = ()
+def serve_observability(host: str, port: int, watches: tuple[WatchHealth, ...]) -> ProbeServer:
+    """Start the endpoint in a daemon thread; the caller stops the returned server."""
 
-    def do_GET(self) -> None:
-        if self.path == "/metrics":
-            self._reply(200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY))
-        elif self.path == "/healthz":
-            problems = [p for w in self.watches if (p := w.problem())]
-            body = ("\n".join(problems) if problems else "ok") + "\n"
-            self._reply(503 if problems else 200, "text/plain; charset=utf-8", body.encode())
-        else:
-            self._reply(404, "text/plain; charset=utf-8", b"try /healthz or /metrics\n")
+    def healthz() -> Reply:
+        return probe_reply([p for w in watches if (p := w.problem())])
 
-    def _reply(self, status: int, content_type: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # probes every few seconds would drown the sidecar's own log
-
-
-def serve_observability(
-    host: str, port: int, watches: tuple[WatchHealth, ...]
-) -> ThreadingHTTPServer:
-    """Start the endpoint in a daemon thread; the caller shuts the returned server down."""
-    handler = type("Handler", (_Handler,), {"watches": watches})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="observability", daemon=True).start()
+    routes = {"/healthz": healthz, "/metrics": lambda: metrics_reply(REGISTRY)}
+    server = ProbeServer(host, port, routes, name="observability")
+    server.start()
     return server

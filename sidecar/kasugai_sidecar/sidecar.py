@@ -126,7 +126,7 @@ class Sidecar:
             log.info("sidecar stopping")
         finally:
             if server is not None:
-                server.shutdown()
+                server.stop()
 
     async def _supervise(
         self, health: WatchHealth, watch: Callable[[WatchHealth], Awaitable[None]]

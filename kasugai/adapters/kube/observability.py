@@ -9,19 +9,12 @@ test or a benchmark in the same process can build several controllers.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import structlog
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    ProcessCollector,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector
+
+from kasugai.health_server import ProbeServer, Route, metrics_reply, probe_reply
 
 __all__ = ["HealthServer", "Metrics", "parse_bind_address"]
 
@@ -78,63 +71,19 @@ def parse_bind_address(address: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
-class HealthServer:
+class HealthServer(ProbeServer):
     """Serves the probes and the metrics in a daemon thread."""
 
     def __init__(self, address: str, metrics: Metrics, healthy: Probe, ready: Probe) -> None:
         host, port = parse_bind_address(address)
-
-        class Handler(_Handler):
-            pass
-
-        Handler.routes = {
-            "/healthz": lambda: _probe_reply(healthy()),
-            "/readyz": lambda: _probe_reply(ready()),
-            "/metrics": lambda: (200, CONTENT_TYPE_LATEST, generate_latest(metrics.registry)),
+        routes: dict[str, Route] = {
+            "/healthz": lambda: probe_reply(healthy()),
+            "/readyz": lambda: probe_reply(ready()),
+            "/metrics": lambda: metrics_reply(metrics.registry),
         }
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="health-server", daemon=True
-        )
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
+        super().__init__(host, port, routes, name="health-server")
 
     def start(self) -> None:
-        self._thread.start()
+        super().start()
         host, port = self.address
         log.info("serving probes and metrics", address=f"{host}:{port}", port=port)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def _probe_reply(problems: list[str]) -> tuple[int, str, bytes]:
-    body = ("\n".join(problems) if problems else "ok") + "\n"
-    return (503 if problems else 200), "text/plain; charset=utf-8", body.encode()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {}
-
-    def do_GET(self) -> None:
-        route = self.routes.get(self.path.partition("?")[0])
-        if route is None:
-            status, content_type, body = 404, "text/plain", b"try /healthz, /readyz or /metrics\n"
-        else:
-            status, content_type, body = route()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Probes every few seconds would drown the log; errors still reach ``log_error``."""
-
-    def log_error(self, format: str, *args: object) -> None:
-        log.warning("health server error", detail=format % args)
