@@ -25,7 +25,13 @@ from cattrs.cols import (
 )
 from cattrs.gen import make_dict_structure_fn, override
 
-__all__ = ["Invalid", "camel_case", "structure"]
+__all__ = [
+    "Invalid",
+    "camel_case",
+    "json_type",
+    "refusing_other_json_types",
+    "structure",
+]
 
 T = TypeVar("T")
 
@@ -50,7 +56,7 @@ def camel_case(name: str) -> str:
 def _strict_str(value: Any, _: type) -> str:
     # YAML turns `version: 1.0` into a float; a version or name written as a number still counts.
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"expected a string, got {_json_type(value)}")
+        raise ValueError(f"expected a string, got {json_type(value)}")
     return str(value)
 
 
@@ -58,17 +64,18 @@ def _strict_int(value: Any, _: type) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise ValueError(f"expected an integer, got {_json_type(value)}")
+        raise ValueError(f"expected an integer, got {json_type(value)}")
     return value
 
 
 def _strict_bool(value: Any, _: type) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_json_type(value)}")
+        raise ValueError(f"expected true or false, got {json_type(value)}")
     return value
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """How an error message names a JSON value: ``a string ('x')``, ``a list``, ``null``."""
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
     for cls, name in names.items():
         if isinstance(value, cls):
@@ -93,7 +100,7 @@ def _case_insensitive_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[
 
     def hook(value: Any, _: type) -> Any:
         if not isinstance(value, Mapping):
-            raise ValueError(f"expected an object, got {_json_type(value)}")
+            raise ValueError(f"expected an object, got {json_type(value)}")
         known: dict[str, Any] = dict.fromkeys(raw, value)
         for key, item in value.items():
             name = by_lower.get(str(key).lower())
@@ -104,27 +111,25 @@ def _case_insensitive_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[
     return hook
 
 
-def _list_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any, type], Any]:
-    # cattrs would happily iterate a string or an object as if it were a list.
-    inner = homogenous_tuple_structure_factory(cls, conv)
+def refusing_other_json_types(
+    kind: type | tuple[type, ...], expected: str, factory: Callable[..., Any]
+) -> Callable[[Any, cattrs.Converter], Callable[[Any, Any], Any]]:
+    """A cattrs hook factory: ``factory``'s hook, refusing values that are not ``kind`` first.
 
-    def hook(value: Any, _: type) -> Any:
-        if not isinstance(value, list | tuple):
-            raise ValueError(f"expected a list, got {_json_type(value)}")
-        return inner(value, cls)
+    cattrs would happily iterate a string or an object as if it were a list.
+    """
 
-    return hook
+    def make(type_: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+        structure = factory(type_, converter)
 
+        def hook(value: Any, target: Any) -> Any:
+            if not isinstance(value, kind):
+                raise ValueError(f"expected {expected}, got {json_type(value)}")
+            return structure(value, target)
 
-def _object_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any, type], Any]:
-    inner = mapping_structure_factory(cls, conv)
+        return hook
 
-    def hook(value: Any, _: type) -> Any:
-        if not isinstance(value, Mapping):
-            raise ValueError(f"expected an object, got {_json_type(value)}")
-        return inner(value, cls)
-
-    return hook
+    return make
 
 
 def _new_converter() -> cattrs.Converter:
@@ -133,8 +138,13 @@ def _new_converter() -> cattrs.Converter:
     conv.register_structure_hook(int, _strict_int)
     conv.register_structure_hook(bool, _strict_bool)
     conv.register_structure_hook_factory(attrs.has, lambda cls: _case_insensitive_hook(cls, conv))
-    conv.register_structure_hook_factory(is_sequence, lambda cls: _list_hook(cls, conv))
-    conv.register_structure_hook_factory(is_mapping, lambda cls: _object_hook(cls, conv))
+    conv.register_structure_hook_factory(
+        is_sequence,
+        refusing_other_json_types((list, tuple), "a list", homogenous_tuple_structure_factory),
+    )
+    conv.register_structure_hook_factory(
+        is_mapping, refusing_other_json_types(Mapping, "an object", mapping_structure_factory)
+    )
     return conv
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from collections.abc import Callable
 from typing import Any, NewType, get_origin
 
 import attrs
@@ -21,6 +20,7 @@ import cattrs.v
 from cattrs.cols import list_structure_factory, mapping_structure_factory
 from cattrs.gen import make_dict_structure_fn
 
+from kasugai.core.convert import json_type, refusing_other_json_types
 from kasugai_sidecar.gotemplate import decode_json, format_float
 
 IPText = NewType("IPText", str)
@@ -61,15 +61,9 @@ class InvalidConnectionConfig(ValueError):
         self.problems = problems
 
 
-def _json_type(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
-        type(value), "null" if value is None else "a number"
-    )
-
-
 def _ip(value: Any, _: type) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected an IP address as a string, got {_json_type(value)}")
+        raise ValueError(f"expected an IP address as a string, got {json_type(value)}")
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -108,22 +102,6 @@ def _output_port(value: Any, _: type) -> str:
     return value
 
 
-def _strictly(kind: type, factory: Callable[..., Any]) -> Callable[..., Any]:
-    """A cattrs hook factory that refuses values of another JSON type (cattrs would iterate)."""
-
-    def make(type_: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
-        structure = factory(type_, converter)
-
-        def hook(value: Any, target: Any) -> Any:
-            if not isinstance(value, kind):
-                raise ValueError(f"expected {_json_type(kind())}, got {_json_type(value)}")
-            return structure(value, target)
-
-        return hook
-
-    return make
-
-
 def _origin(type_: Any) -> Any:
     return get_origin(type_)
 
@@ -135,12 +113,16 @@ def _converter() -> cattrs.Converter:
     converter.register_structure_hook(Protocol, _protocol)
     converter.register_structure_hook(OutputPort, _output_port)
     converter.register_structure_hook_factory(
-        lambda t: _origin(t) is list, _strictly(list, list_structure_factory)
+        lambda t: _origin(t) is list,
+        refusing_other_json_types(list, "a list", list_structure_factory),
     )
     converter.register_structure_hook_factory(
-        lambda t: _origin(t) is dict, _strictly(dict, mapping_structure_factory)
+        lambda t: _origin(t) is dict,
+        refusing_other_json_types(dict, "an object", mapping_structure_factory),
     )
-    converter.register_structure_hook_factory(attrs.has, _strictly(dict, make_dict_structure_fn))
+    converter.register_structure_hook_factory(
+        attrs.has, refusing_other_json_types(dict, "an object", make_dict_structure_fn)
+    )
     return converter
 
 
@@ -169,7 +151,7 @@ def parse_connection_config(text: str) -> tuple[Any, ConnectionConfig]:
     except ValueError as err:
         raise InvalidConnectionConfig([f"config: not valid JSON: {err}"]) from None
     if not isinstance(data, dict):
-        raise InvalidConnectionConfig([f"config: expected a JSON object, got {_json_type(data)}"])
+        raise InvalidConnectionConfig([f"config: expected a JSON object, got {json_type(data)}"])
     try:
         config = _CONVERTER.structure(data, ConnectionConfig)
     except Exception as err:  # cattrs groups every field error; transform_error names them
