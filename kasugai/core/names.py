@@ -73,39 +73,31 @@ _DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 
-def _too_long(what: str, value: str, limit: int) -> str | None:
+def _problem(what: str, value: str, limit: int, pattern: re.Pattern[str], rule: str) -> str | None:
+    """Why ``value`` is too long (over ``limit``) or does not match ``pattern``, or None."""
     if len(value) > limit:
         return (
             f"{what} {value!r} is {len(value)} characters long; Kubernetes allows at most {limit} "
             "(shorten the DataFlow name or the function key)"
         )
-    return None
+    return None if pattern.fullmatch(value) else f"{what} {value!r} is not a valid {rule}"
 
 
 def dns1123_subdomain_problem(what: str, value: str) -> str | None:
     """Why ``value`` cannot name a Pod or ConfigMap, or None."""
-    return _too_long(what, value, 253) or (
-        None
-        if _DNS1123_SUBDOMAIN.fullmatch(value)
-        else f"{what} {value!r} is not a valid name (lower-case letters, digits, '-' and '.', "
-        "starting and ending with a letter or digit)"
+    rule = (
+        "name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)"
     )
+    return _problem(what, value, 253, _DNS1123_SUBDOMAIN, rule)
 
 
 def dns1035_label_problem(what: str, value: str) -> str | None:
     """Why ``value`` cannot name a Service, or None."""
-    return _too_long(what, value, 63) or (
-        None
-        if _DNS1035_LABEL.fullmatch(value)
-        else f"{what} {value!r} is not a valid name (lower-case letters, digits and '-', "
-        "starting with a letter)"
-    )
+    rule = "name (lower-case letters, digits and '-', starting with a letter)"
+    return _problem(what, value, 63, _DNS1035_LABEL, rule)
 
 
 def label_value_problem(what: str, value: str) -> str | None:
     """Why ``value`` cannot be a label value, or None."""
-    return _too_long(what, value, 63) or (
-        None
-        if _LABEL_VALUE.fullmatch(value)
-        else f"{what} {value!r} is not a valid label value (letters, digits, '-', '_' and '.')"
-    )
+    rule = "label value (letters, digits, '-', '_' and '.')"
+    return _problem(what, value, 63, _LABEL_VALUE, rule)
