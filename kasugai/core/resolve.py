@@ -57,6 +57,15 @@ def _prefixed(prefix: str, problems: tuple[Problem, ...]) -> tuple[Problem, ...]
     return tuple(Problem(f"{prefix}: {p.message}", p.waiting) for p in problems)
 
 
+def _unreadable(key: ObjectKey, spec: object) -> tuple[Problem, ...]:
+    """Why the object at ``key`` cannot be read: missing (it may still appear) or Invalid."""
+    if spec is None:
+        return (Problem(f"{key.kind} {key.namespace}/{key.name} not found", True),)
+    if isinstance(spec, Invalid):
+        return tuple(Problem(p) for p in spec.problems)
+    return ()
+
+
 # --- FunctionType ---------------------------------------------------------------------------
 
 _FPGA = re.compile(r"^(alveo|u2[05]0|u280|u5[05]c?)|fpga|agilex|stratix|arria|versal")
@@ -87,10 +96,8 @@ def check_function_type(world: World, key: ObjectKey) -> TypeCheck:
 
 def _check_function_type(world: World, key: ObjectKey) -> TypeCheck:
     spec = world.value(key)
-    if spec is None:
-        return TypeCheck((Problem(f"FunctionType {key.namespace}/{key.name} not found", True),))
-    if isinstance(spec, Invalid):
-        return TypeCheck(tuple(Problem(p) for p in spec.problems))
+    if unreadable := _unreadable(key, spec):
+        return TypeCheck(unreadable)
     assert isinstance(spec, FunctionTypeSpec)
     ref = spec.function_info_cm_ref
     where = f"spec.functionInfoCMRef: ConfigMap {ref.namespace}/{ref.name}"
@@ -174,10 +181,8 @@ def check_chain(world: World, key: ObjectKey) -> ChainCheck:
 
 def _check_chain(world: World, key: ObjectKey) -> ChainCheck:
     spec = world.value(key)
-    if spec is None:
-        return ChainCheck((Problem(f"FunctionChain {key.namespace}/{key.name} not found", True),))
-    if isinstance(spec, Invalid):
-        return ChainCheck(tuple(Problem(p) for p in spec.problems))
+    if unreadable := _unreadable(key, spec):
+        return ChainCheck(unreadable)
     assert isinstance(spec, FunctionChainSpec)
     problems = _key_problems(spec)
     types: dict[str, tuple[ObjectKey | None, TypeCheck]] = {}
