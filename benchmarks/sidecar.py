@@ -113,37 +113,48 @@ def report(name: str, latencies: list[float]) -> None:
     )
 
 
+def bench_source(
+    name: str,
+    workdir: Path,
+    source: str,
+    extra: list[str],
+    changes: int,
+    change: Callable[[int], None],
+) -> None:
+    """Start a sidecar on ``source``; print its start time, ``changes`` latencies, its memory."""
+    (workdir / "config").mkdir()
+    (workdir / "config" / "config.yaml.tmpl").write_text(TEMPLATE.read_text())
+    receiver = start_receiver(workdir)
+    launched = time.monotonic()
+    sidecar = start_sidecar(workdir, source, extra)
+    try:
+        first = next_signal(receiver)
+        print(f"{name}: start time (launch -> first SIGHUP) {1000 * (first - launched):.0f} ms")
+        measure(name, changes, change, receiver)
+        mem = memory_kib(sidecar.pid)
+        print(
+            f"{name}: sidecar memory VmRSS {mem['VmRSS'] / 1024:.1f} MiB, "
+            f"peak VmHWM {mem['VmHWM'] / 1024:.1f} MiB"
+        )
+    finally:
+        sidecar.terminate()
+        sidecar.wait(timeout=30)
+        receiver.kill()
+        receiver.wait()
+
+
 def bench_file_source(changes: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        (workdir / "config").mkdir()
-        (workdir / "config" / "config.yaml.tmpl").write_text(TEMPLATE.read_text())
         source = workdir / f"ethcrl.{POD}.json"
         source.write_text(config(1999))
-        receiver = start_receiver(workdir)
-        launched = time.monotonic()
-        sidecar = start_sidecar(workdir, f"file:{source}", [])
-        try:
-            first = next_signal(receiver)
-            startup_ms = 1000 * (first - launched)
-            print(f"file source: start time (launch -> first SIGHUP) {startup_ms:.0f} ms")
 
-            def change(port: int) -> None:
-                staged = source.with_suffix(".tmp")
-                staged.write_text(config(port))
-                staged.rename(source)  # the atomic replace a writer does
+        def change(port: int) -> None:
+            staged = source.with_suffix(".tmp")
+            staged.write_text(config(port))
+            staged.rename(source)  # the atomic replace a writer does
 
-            measure("file source", changes, change, receiver)
-            mem = memory_kib(sidecar.pid)
-            print(
-                f"file source: sidecar memory VmRSS {mem['VmRSS'] / 1024:.1f} MiB, "
-                f"peak VmHWM {mem['VmHWM'] / 1024:.1f} MiB"
-            )
-        finally:
-            sidecar.terminate()
-            sidecar.wait(timeout=30)
-            receiver.kill()
-            receiver.wait()
+        bench_source("file source", workdir, f"file:{source}", [], changes, change)
 
 
 def bench_api_source(changes: int) -> None:
@@ -169,36 +180,14 @@ def bench_api_source(changes: int) -> None:
                 core.create_namespaced_config_map(
                     "default", {"metadata": {"name": name}, "data": {"config": config(1999)}}
                 )
-                (workdir / "config").mkdir()
-                (workdir / "config" / "config.yaml.tmpl").write_text(TEMPLATE.read_text())
-                receiver = start_receiver(workdir)
-                launched = time.monotonic()
-                sidecar = start_sidecar(
-                    workdir, "kubernetes", ["--kubeconfig", str(cluster.kubeconfig)]
-                )
-                try:
-                    first = next_signal(receiver)
-                    print(
-                        f"api source: start time (launch -> first SIGHUP) "
-                        f"{1000 * (first - launched):.0f} ms"
+
+                def change(port: int) -> None:
+                    core.patch_namespaced_config_map(
+                        name, "default", {"data": {"config": config(port)}}
                     )
 
-                    def change(port: int) -> None:
-                        core.patch_namespaced_config_map(
-                            name, "default", {"data": {"config": config(port)}}
-                        )
-
-                    measure("api source", changes, change, receiver)
-                    mem = memory_kib(sidecar.pid)
-                    print(
-                        f"api source: sidecar memory VmRSS {mem['VmRSS'] / 1024:.1f} MiB, "
-                        f"peak VmHWM {mem['VmHWM'] / 1024:.1f} MiB"
-                    )
-                finally:
-                    sidecar.terminate()
-                    sidecar.wait(timeout=30)
-                    receiver.kill()
-                    receiver.wait()
+                extra = ["--kubeconfig", str(cluster.kubeconfig)]
+                bench_source("api source", workdir, "kubernetes", extra, changes, change)
         finally:
             cluster.stop()
 
