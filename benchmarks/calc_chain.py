@@ -20,18 +20,9 @@ from pathlib import Path
 
 import grpc
 from kasugai_functions.calc import operator_pb2, operator_pb2_grpc
-from kasugai_functions.calc.arithmetic import Operator
-from kasugai_functions.calc.testing import LocalCalc
+from kasugai_functions.calc.testing import SAMPLE_CHAIN, LocalCalc
 
-CHAIN = (
-    Operator.PLUS,
-    Operator.MINUS,
-    Operator.MULTIPLY,
-    Operator.DIVIDE,
-    Operator.AVERAGE_RESULTS,
-    Operator.RECEIVER,
-)
-HOPS = len(CHAIN)  # gRPC calls per request: send → plus, then one per forwarding function
+HOPS = len(SAMPLE_CHAIN)  # gRPC calls per request: send → plus, then one per forwarding function
 WARMUP_REQUESTS = 100
 
 
@@ -71,7 +62,7 @@ def main() -> int:
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as workdir, LocalCalc(Path(workdir)) as calc:
-        first = calc.start_chain(CHAIN)[0]
+        first = calc.start_chain(SAMPLE_CHAIN)[0]
         asyncio.run(drive(first.address, WARMUP_REQUESTS, 4))
         print(f"calc chain: {HOPS + 1} functions, {HOPS} gRPC hops, {options.requests} requests")
         print(f"{'concurrency':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p50/hop ms':>10}")

@@ -28,6 +28,14 @@ from kasugai_functions.calc.arithmetic import Operator
 from kasugai_functions.calc.config import CONFIG_FILE
 
 PORT = 8080
+SAMPLE_CHAIN = (  # the functions of the OpenKasugai calcapp sample, in data-flow order
+    Operator.PLUS,
+    Operator.MINUS,
+    Operator.MULTIPLY,
+    Operator.DIVIDE,
+    Operator.AVERAGE_RESULTS,
+    Operator.RECEIVER,
+)
 READY_EVENT = "start gRPC server"
 DEFAULT_TIMEOUT_SECONDS = 60.0  # generous: tests run on loaded two-core machines
 Event = dict[str, Any]

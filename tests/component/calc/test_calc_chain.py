@@ -8,23 +8,20 @@ from __future__ import annotations
 import math
 
 import pytest
-from kasugai_functions.calc.arithmetic import Operator
-from kasugai_functions.calc.testing import CalcProcess, LocalCalc, iter_results, run_client
-
-CHAIN = (
-    Operator.PLUS,
-    Operator.MINUS,
-    Operator.MULTIPLY,
-    Operator.DIVIDE,
-    Operator.AVERAGE_RESULTS,
-    Operator.RECEIVER,
+from kasugai_functions.calc.testing import (
+    SAMPLE_CHAIN,
+    CalcProcess,
+    LocalCalc,
+    iter_results,
+    run_client,
 )
+
 NAMES = ["plus", "minus", "multiply", "divide", "average"]
 
 
 @pytest.fixture
 def chain(calc: LocalCalc) -> list[CalcProcess]:
-    return calc.start_chain(CHAIN)
+    return calc.start_chain(SAMPLE_CHAIN)
 
 
 def send(calc: LocalCalc, chain: list[CalcProcess], *values: str) -> None:
