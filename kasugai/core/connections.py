@@ -31,13 +31,6 @@ class Destination:
     ips: tuple[str, ...]
     ports: tuple[tuple[int, str], ...]
 
-    def as_config(self) -> dict[str, Any]:
-        """The JSON of contract 3.4: ``ips`` before ``ports``, ``port`` before ``protocol``."""
-        return {
-            "ips": list(self.ips),
-            "ports": [{"port": port, "protocol": protocol} for port, protocol in self.ports],
-        }
-
     def __str__(self) -> str:
         ports = ",".join(f"{port}/{protocol}" for port, protocol in self.ports)
         return f"{','.join(self.ips)}:{ports}" if ports else ",".join(self.ips)
