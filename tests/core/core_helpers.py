@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kasugai.adapters.files import load_objects
-from kasugai.core.diff import Action, diff, object_key
+from kasugai.core.diff import Action, diff
 from kasugai.core.engine import Engine
 from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
 
@@ -184,7 +184,3 @@ def converge(engine: Engine, server: ApiServerStandIn, rounds: int = 10) -> int:
     raise AssertionError(
         f"no convergence in {rounds} rounds: {diff(engine.desired(), server.objects.values())}"
     )
-
-
-def keys_of(objects: Iterable[Mapping[str, Any]]) -> list[ObjectKey]:
-    return [object_key(obj) for obj in objects]
