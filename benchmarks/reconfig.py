@@ -21,7 +21,6 @@ import shutil
 import statistics
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ import yaml
 from kasugai.adapters.local.testing import LocalRun, read_events, wait_until
 from kasugai.atomic_files import write_atomically
 from kasugai.commands.demo import SAMPLE
-from kasugai.commands.demo_chain import CHAIN_FILE, ChainProbe
+from kasugai.commands.demo_chain import CHAIN_FILE, ChainProbe, connected_in_order, event_time
 
 ORDER_A = ["send", "plus", "minus", "multiply", "divide", "average", "rcv"]
 ORDER_B = ["send", "plus", "multiply", "minus", "divide", "average", "rcv"]
@@ -38,30 +37,18 @@ AFFECTED = ("plus", "minus", "multiply")
 
 
 def _chain(template: dict[str, Any], order: list[str]) -> str:
-    hops = ["wb-start-of-chain", *order, "wb-end-of-chain"]
-    template["spec"]["connections"] = [
-        {
-            "from": {"functionKey": a, "port": 0},
-            "to": {"functionKey": b, "port": 0},
-            "connectionTypeName": "auto",
-        }
-        for a, b in itertools.pairwise(hops)
-    ]
+    template["spec"]["connections"] = connected_in_order(order)
     return yaml.safe_dump(template, sort_keys=False)
-
-
-def _at(event: dict[str, Any]) -> float:
-    return datetime.fromisoformat(str(event["timestamp"])).timestamp()
 
 
 def _first_after(events: list[dict[str, Any]], name: str, since: float, **fields: Any) -> float:
     for event in events:
         if (
             event.get("event") == name
-            and _at(event) >= since
+            and event_time(event) >= since
             and all(event.get(k) == v for k, v in fields.items())
         ):
-            return _at(event)
+            return event_time(event)
     return 0.0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,14 @@ def rewired_chain(text: str) -> str:
     chain = yaml.safe_load(text)
     spec = chain["spec"]
     spec["functions"] = {k: v for k, v in spec["functions"].items() if k in REWIRED_KEYS}
-    hops = [START, *REWIRED_KEYS, END]
-    spec["connections"] = [
+    spec["connections"] = connected_in_order(REWIRED_KEYS)
+    return yaml.safe_dump(chain, sort_keys=False)
+
+
+def connected_in_order(keys: Sequence[str]) -> list[dict[str, Any]]:
+    """FunctionChain ``spec.connections`` from the chain's start through ``keys`` to its end."""
+    hops = [START, *keys, END]
+    return [
         {
             "from": {"functionKey": source, "port": 0},
             "to": {"functionKey": target, "port": 0},
@@ -54,10 +61,10 @@ def rewired_chain(text: str) -> str:
         }
         for source, target in itertools.pairwise(hops)
     ]
-    return yaml.safe_dump(chain, sort_keys=False)
 
 
-def _timestamp(event: dict[str, Any]) -> float:
+def event_time(event: dict[str, Any]) -> float:
+    """When a JSON log event was written (its ISO ``timestamp``), in seconds since the epoch."""
     return datetime.fromisoformat(str(event["timestamp"])).timestamp()
 
 
@@ -148,7 +155,7 @@ class ChainProbe:
                 continue
             if (event.get("next") or {}).get("host") != receiver["address"]:
                 continue
-            at = _timestamp(event)
+            at = event_time(event)
             if at >= started:
                 return at
         return None
