@@ -79,6 +79,11 @@ def _check_port(_instance: object, _attribute: object, port: int) -> None:
         raise ConfigError(f"next.port: {error}") from None
 
 
+def grpc_target(host: str, port: int) -> str:
+    """A gRPC target or listen address, ``host:port`` (IPv6 addresses in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @attrs.frozen
 class NextHop:
     """Where a function sends its requests: a validated host and port."""
@@ -88,10 +93,8 @@ class NextHop:
 
     @property
     def target(self) -> str:
-        """The gRPC target, ``host:port`` (IPv6 addresses in brackets)."""
-        if ":" in self.host:
-            return f"[{self.host}]:{self.port}"
-        return f"{self.host}:{self.port}"
+        """The gRPC target of the next hop."""
+        return grpc_target(self.host, self.port)
 
 
 def parse_config(text: str, source: str) -> NextHop:

@@ -25,6 +25,7 @@ from kasugai_functions.calc.config import (
     ConfigError,
     ConfigMissing,
     ensure_template,
+    grpc_target,
     is_own_address,
     read_config,
 )
@@ -135,10 +136,6 @@ async def _follow_reloads(requested: asyncio.Event, reload: Callable[[], None]) 
         reload()
 
 
-def _address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 async def serve(operator: Operator, port: int, directory: Path) -> int:
     """Run the server until SIGTERM or SIGINT; the exit status."""
     loop = asyncio.get_running_loop()
@@ -161,7 +158,7 @@ async def serve(operator: Operator, port: int, directory: Path) -> int:
     operator_pb2_grpc.add_OperatorServiceServicer_to_server(
         OperatorServicer(operator, router), server
     )
-    address = _address(host, port)
+    address = grpc_target(host, port)
     try:
         server.add_insecure_port(address)
     except RuntimeError as error:
