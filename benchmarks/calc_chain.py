@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import grpc
+from figures import percentile
 from kasugai_functions.calc import operator_pb2, operator_pb2_grpc
 from kasugai_functions.calc.testing import SAMPLE_CHAIN, LocalCalc
 
@@ -51,10 +52,6 @@ async def drive(target: str, requests: int, concurrency: int) -> tuple[float, li
         return time.perf_counter() - began, latencies
 
 
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="calls per concurrency level")
@@ -68,7 +65,6 @@ def main() -> int:
         print(f"{'concurrency':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p50/hop ms':>10}")
         for concurrency in options.concurrency:
             wall, latencies = asyncio.run(drive(first.address, options.requests, concurrency))
-            latencies.sort()
             p50, p99 = percentile(latencies, 0.50) * 1e3, percentile(latencies, 0.99) * 1e3
             print(
                 f"{concurrency:>11} {len(latencies) / wall:>8.0f} {p50:>8.2f} {p99:>8.2f}"

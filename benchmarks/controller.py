@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import memory_mib
 from kubernetes import client
 
 from kasugai.adapters.kube.api import KubeApi
@@ -70,16 +71,6 @@ def _quiet(controller: ControllerProcess, seconds: float = 3.0) -> bool:
     before = controller.writes()
     time.sleep(seconds)
     return controller.writes() == before
-
-
-def _memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak) of a process, in MiB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0]) // 1024
-    return fields
 
 
 def run(count: int, controller_flags: list[str]) -> None:
@@ -128,7 +119,7 @@ def run(count: int, controller_flags: list[str]) -> None:
         object_writes = sum(controller.writes(verb="apply", kind=kind) for kind in OBJECT_KINDS)
         status_writes = controller.writes(verb="status")
         event_writes = controller.writes(kind="Event")
-        memory = _memory(controller.process.pid)
+        memory = memory_mib(controller.process.pid)
 
         before = controller.writes()
         time.sleep(60)
@@ -150,7 +141,10 @@ def run(count: int, controller_flags: list[str]) -> None:
             f"({(status_writes + event_writes) / count:.1f} per DataFlow)"
         )
         print(f"steady state: {steady:.0f} writes per minute (target 0)")
-        print(f"controller resident memory: {memory['VmRSS']} MiB now, {memory['VmHWM']} MiB peak")
+        print(
+            f"controller resident memory: {memory['VmRSS']:.0f} MiB now, "
+            f"{memory['VmHWM']:.0f} MiB peak"
+        )
         errors = controller.total("kasugai_controller_write_errors_total")
         restarts = controller.total("kasugai_controller_watch_restarts_total")
         print(f"write errors: {errors:.0f}; watch restarts: {restarts:.0f}")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from figures import percentile
 
 from kasugai.adapters.local.testing import LocalRun, read_events, wait_until
 from kasugai.atomic_files import write_atomically
@@ -50,11 +51,6 @@ def _first_after(events: list[dict[str, Any]], name: str, since: float, **fields
         ):
             return event_time(event)
     return 0.0
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure_start(workdir: Path, index: int) -> tuple[float, float]:
@@ -133,7 +129,7 @@ def main() -> None:
     totals = [s["total"] * 1000 for s in samples]
     print(f"chain edit -> plus, minus, multiply reloaded ({len(samples)} edits):")
     print(
-        f"  p50 {_percentile(totals, 0.5):.1f} ms, p99 {_percentile(totals, 0.99):.1f} ms, "
+        f"  p50 {percentile(totals, 0.5):.1f} ms, p99 {percentile(totals, 0.99):.1f} ms, "
         f"max {max(totals):.1f} ms (targets: p50 < 100 ms, p99 < 300 ms)"
     )
     print("  where the time goes, median ms after the edit (for the function that reloaded last):")

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from figures import memory_mib, percentile
+
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "tests" / "fixtures" / "openkasugai" / "templates" / "calcapp-config.yaml.tmpl"
 SIDECAR = Path(sys.executable).with_name("kasugai-sidecar")
@@ -81,15 +83,6 @@ def next_signal(receiver: subprocess.Popen[str]) -> float:
     return float(receiver.stdout.readline())
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0])
-    return fields
-
-
 def measure(
     name: str, changes: int, change: Callable[[int], None], receiver: subprocess.Popen[str]
 ) -> list[float]:
@@ -105,7 +98,7 @@ def measure(
 
 def report(name: str, latencies: list[float]) -> None:
     ms = sorted(x * 1000 for x in latencies)
-    p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
+    p99 = percentile(ms, 0.99)
     print(
         f"{name}: config change -> SIGHUP over {len(ms)} changes: "
         f"p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, "
@@ -131,10 +124,10 @@ def bench_source(
         first = next_signal(receiver)
         print(f"{name}: start time (launch -> first SIGHUP) {1000 * (first - launched):.0f} ms")
         measure(name, changes, change, receiver)
-        mem = memory_kib(sidecar.pid)
+        mem = memory_mib(sidecar.pid)
         print(
-            f"{name}: sidecar memory VmRSS {mem['VmRSS'] / 1024:.1f} MiB, "
-            f"peak VmHWM {mem['VmHWM'] / 1024:.1f} MiB"
+            f"{name}: sidecar memory VmRSS {mem['VmRSS']:.1f} MiB, "
+            f"peak VmHWM {mem['VmHWM']:.1f} MiB"
         )
     finally:
         sidecar.terminate()
