@@ -11,7 +11,6 @@ only logged: the function keeps its last destination.
 
 from __future__ import annotations
 
-import random
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ import kubernetes
 import structlog
 from kubernetes.client.exceptions import ApiException
 
+from kasugai.backoff import Backoff
 from kasugai_sidecar.observability import RENDER_ERRORS, WATCH_RESTARTS, WatchHealth
 
 log = structlog.get_logger("kasugai_sidecar.api_source")
@@ -27,8 +27,7 @@ log = structlog.get_logger("kasugai_sidecar.api_source")
 WATCH_TIMEOUT_S = 60  # server-side end of each watch; it then resumes from resourceVersion
 STALE_AFTER_S = 2 * WATCH_TIMEOUT_S + 30
 CONNECT_TIMEOUT_S = 10
-BACKOFF_FIRST_S = 0.5
-BACKOFF_MAX_S = 30.0
+RECONNECT = Backoff(initial=0.5, maximum=30.0, jitter=0.2)
 
 
 def load_api_client(kubeconfig: str | None) -> kubernetes.client.ApiClient:
@@ -94,8 +93,7 @@ class ConfigMapWatch:
                 if self.stopping.is_set():
                     return  # stop() broke the connection on purpose
                 failures += 1
-                delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (failures - 1))
-                delay *= random.uniform(0.8, 1.2)
+                delay = RECONNECT.delay(failures)
                 WATCH_RESTARTS.labels("configmap").inc()
                 self.health.down(f"watch failed: {err}")
                 log.warning(

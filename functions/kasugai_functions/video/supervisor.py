@@ -22,6 +22,7 @@ import attrs
 import structlog
 import watchfiles
 
+from kasugai.backoff import Backoff
 from kasugai_functions.video.pipeline_config import (
     ConfigError,
     PipelineConfig,
@@ -34,20 +35,6 @@ log = structlog.get_logger("kasugai.wrapper")
 TERM_GRACE_SECONDS = 5.0  # after SIGTERM, before SIGKILL
 KILL_WAIT_SECONDS = 10.0  # after SIGKILL: only a process stuck in the kernel takes this long
 WATCH_READY_MS = 500  # the watch's first idle wake-up, which shows it is watching
-
-
-@attrs.frozen
-class Backoff:
-    """Restart delays: ``initial`` doubling up to ``maximum``; reset after a run of ``stable``."""
-
-    initial: float = 0.5
-    maximum: float = 30.0
-    stable: float = 10.0
-
-    def next_delay(self, previous: float | None, ran_for: float) -> float:
-        if previous is None or ran_for >= self.stable:
-            return self.initial
-        return min(previous * 2, self.maximum)
 
 
 @attrs.define
@@ -94,7 +81,7 @@ class Supervisor:
         self._desired: PipelineConfig | None = None
         self._running: _Running | None = None
         self._retry: asyncio.TimerHandle | None = None
-        self._delay: float | None = None
+        self._failures = 0  # quick pipeline deaths in a row
         self._shutting_down = False
 
     async def run(self) -> None:
@@ -151,7 +138,7 @@ class Supervisor:
         log.info("config loaded", trigger=reason, command=list(config.command))
         self._desired = config
         self._cancel_retry()
-        self._delay = None
+        self._failures = 0
         await self._stop_pipeline()
         self._start(config)
 
@@ -190,10 +177,11 @@ class Supervisor:
         self._schedule_retry(ran_for)
 
     def _schedule_retry(self, ran_for: float) -> None:
-        self._delay = self._backoff.next_delay(self._delay, ran_for)
-        log.info("restarting pipeline after backoff", retry_in=self._delay)
+        self._failures = self._backoff.failures_after(self._failures, ran_for)
+        delay = self._backoff.delay(self._failures)
+        log.info("restarting pipeline after backoff", retry_in=delay)
         loop = asyncio.get_running_loop()
-        self._retry = loop.call_later(self._delay, self._events.put_nowait, _Retry())
+        self._retry = loop.call_later(delay, self._events.put_nowait, _Retry())
 
     def _cancel_retry(self) -> None:
         if self._retry is not None:

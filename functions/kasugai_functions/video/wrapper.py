@@ -16,10 +16,11 @@ from collections.abc import Sequence
 
 import structlog
 
+from kasugai.backoff import Backoff
 from kasugai.runtime_env import config_dir, configure_logging
 from kasugai_functions.video import templates
 from kasugai_functions.video.process_group import become_subreaper
-from kasugai_functions.video.supervisor import Backoff, Supervisor
+from kasugai_functions.video.supervisor import Supervisor
 
 CONFIG_FILE = "config.yaml"
 
@@ -68,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     directory.mkdir(parents=True, exist_ok=True)
     become_subreaper()
-    supervisor = Supervisor(directory / CONFIG_FILE, args.stop_timeout, Backoff())
+    supervisor = Supervisor(directory / CONFIG_FILE, args.stop_timeout, Backoff(reset_after=10.0))
     asyncio.run(supervisor.run())
     return 0
 

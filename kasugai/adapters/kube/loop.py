@@ -36,11 +36,12 @@ from kasugai.adapters.journal import JournalWriter
 from kasugai.adapters.kube.api import error_message
 from kasugai.adapters.kube.ledger import Ledger, uid_of, version_of
 from kasugai.adapters.kube.observability import Metrics
-from kasugai.adapters.kube.pacing import REQUEST_ERRORS, Backoff, Stopped, is_transient
+from kasugai.adapters.kube.pacing import REQUEST_ERRORS, Stopped, is_transient
 from kasugai.adapters.kube.recorder import EventRecorder
 from kasugai.adapters.kube.statuses import failure_condition, now, stamped, status_body
 from kasugai.adapters.kube.watchers import Delivery, observed
 from kasugai.adapters.kube.writer import NotLeader, Writer
+from kasugai.backoff import Backoff
 from kasugai.core import names
 from kasugai.core.diff import Action, diff, object_key
 from kasugai.core.engine import Engine
@@ -92,7 +93,7 @@ class Reconciler:
         self.leader = leader
         self.render = render
         self.journal = journal
-        self.backoff = backoff or Backoff(first=1.0, maximum=300.0)
+        self.backoff = backoff or Backoff(initial=1.0, maximum=300.0, jitter=0.2)
         self.queue: queue.Queue[Message] = queue.Queue()
         self._unsynced = set(watches)
         self._buffer: list[Observed | Forgotten] = []

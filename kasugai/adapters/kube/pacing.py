@@ -1,24 +1,24 @@
 """How fast the controller may write, and how it waits after a failure.
 
 A ``TokenBucket`` caps the write rate of the whole process (a burst, then a steady rate), so a
-thousand objects to create never flood the API server. ``Backoff`` gives jittered exponential
-delays, and ``retrying`` runs one request with them while the error is transient (throttling,
+thousand objects to create never flood the API server. ``retrying`` runs one request with the
+shared jittered ``kasugai.backoff.Backoff`` while the error is transient (throttling,
 server errors, lost connections); any other error is the caller's to handle at once.
 """
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-import attrs
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-__all__ = ["REQUEST_ERRORS", "Backoff", "Stopped", "TokenBucket", "is_transient", "retrying"]
+from kasugai.backoff import Backoff
+
+__all__ = ["REQUEST_ERRORS", "Stopped", "TokenBucket", "is_transient", "retrying"]
 
 T = TypeVar("T")
 _TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -55,19 +55,6 @@ class TokenBucket:
                 wait = (1 - self._tokens) / self.rate
             if stop.wait(wait):
                 raise Stopped
-
-
-@attrs.frozen
-class Backoff:
-    """Delays ``first * 2**n`` capped at ``maximum``, each scaled by a random 0.8-1.2."""
-
-    first: float = 0.2
-    maximum: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        """The wait after the ``attempt``-th failure (1-based)."""
-        base = min(self.maximum, self.first * 2.0 ** max(0, attempt - 1))
-        return base * random.uniform(0.8, 1.2)
 
 
 def is_transient(error: BaseException) -> bool:

@@ -31,7 +31,7 @@ from urllib3 import HTTPResponse
 
 from kasugai.adapters.kube.api import RESOURCES, KubeApi, error_message
 from kasugai.adapters.kube.observability import Metrics
-from kasugai.adapters.kube.pacing import Backoff
+from kasugai.backoff import Backoff
 from kasugai.core.events import Forgotten, ObjectKey, Observed
 
 __all__ = ["Delivery", "WatchState", "WatchTimeouts", "Watcher", "observed", "watch_name"]
@@ -106,7 +106,7 @@ class Watcher:
         self.deliver = deliver
         self.metrics = metrics
         self.timeouts = timeouts or WatchTimeouts()
-        self.backoff = backoff or Backoff(first=0.5, maximum=30.0)
+        self.backoff = backoff or Backoff(initial=0.5, maximum=30.0, jitter=0.2)
         self.name = watch_name(kind, namespace)
         self.state = WatchState(self.name)
         self._versions: dict[ObjectKey, str] = {}  # what we reported: key -> resourceVersion

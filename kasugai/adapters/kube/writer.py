@@ -18,7 +18,8 @@ from kubernetes.client.exceptions import ApiException
 
 from kasugai.adapters.kube.api import KubeApi, error_message
 from kasugai.adapters.kube.observability import Metrics
-from kasugai.adapters.kube.pacing import Backoff, TokenBucket, retrying
+from kasugai.adapters.kube.pacing import TokenBucket, retrying
+from kasugai.backoff import Backoff
 
 __all__ = ["NotLeader", "Writer"]
 
@@ -49,7 +50,7 @@ class Writer:
         self.bucket = bucket
         self.may_write = may_write
         self.stop = stop
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(initial=0.2, jitter=0.2)
         self.attempts = attempts
 
     def apply(self, body: Mapping[str, Any]) -> dict[str, Any]:

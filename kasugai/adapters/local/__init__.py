@@ -20,7 +20,7 @@ each Pod's sidecar. Modules, from the bottom up:
 """
 
 from kasugai.adapters.local.layout import StateDir, state_dir
-from kasugai.adapters.local.pods import Backoff
 from kasugai.adapters.local.supervisor import Settings, StartError, Supervisor
+from kasugai.backoff import Backoff
 
 __all__ = ["Backoff", "Settings", "StartError", "StateDir", "Supervisor", "state_dir"]

@@ -22,24 +22,12 @@ import structlog
 
 from kasugai.adapters.local.podspec import ContainerSpec, PodSpec, create_directories
 from kasugai.adapters.local.processes import spawn, stop_group
+from kasugai.backoff import Backoff
 from kasugai.core.events import ObjectKey
 
-__all__ = ["Backoff", "PodRunner", "PodTable"]
+__all__ = ["PodRunner", "PodTable"]
 
 log = structlog.get_logger("kasugai.local.pods")
-
-
-@attrs.frozen
-class Backoff:
-    """Restart delays: ``initial * factor**(n-1)`` for the n-th quick failure, at most ``cap``."""
-
-    initial: float = 0.5
-    factor: float = 2.0
-    cap: float = 30.0
-    reset_after: float = 60.0  # a container that ran this long starts over at ``initial``
-
-    def delay(self, failures: int) -> float:
-        return float(min(self.cap, self.initial * self.factor ** max(failures - 1, 0)))
 
 
 @attrs.define
@@ -137,8 +125,8 @@ class PodRunner:
     async def _supervise(self, container: _Container) -> None:
         while True:
             code = await self._run_once(container)
-            quick = time.monotonic() - container.started < self._backoff.reset_after
-            container.failures = container.failures + 1 if quick else 1
+            ran_for = time.monotonic() - container.started
+            container.failures = self._backoff.failures_after(container.failures, ran_for)
             container.state, container.exit_code = "Terminated", code
             if not _should_restart(self.spec.restart_policy, code):
                 container.reason = "Completed" if code == 0 else "Error"

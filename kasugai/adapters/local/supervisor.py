@@ -32,11 +32,12 @@ from kasugai.adapters.local.inputs import InputDirectory
 from kasugai.adapters.local.layout import StateDir
 from kasugai.adapters.local.leftovers import runtime_id_of, stop_leftovers
 from kasugai.adapters.local.lock import AlreadyRunning, SupervisorLock
-from kasugai.adapters.local.pods import Backoff, PodRunner, PodTable
+from kasugai.adapters.local.pods import PodRunner, PodTable
 from kasugai.adapters.local.podspec import NotRunnable, PodSpec, pod_spec_json, prepare_pod
 from kasugai.adapters.local.reconciler import Reconciler
 from kasugai.adapters.local.snapshot import build_snapshot, read_snapshot, write_snapshot
 from kasugai.atomic_files import write_atomically
+from kasugai.backoff import Backoff
 from kasugai.core.diff import object_key
 from kasugai.core.engine import Engine
 from kasugai.core.events import Event, Forgotten, ObjectKey
