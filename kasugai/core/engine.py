@@ -16,9 +16,11 @@ from typing import Any
 import attrs
 
 from kasugai.core import lifecycle
+from kasugai.core.access import AccessQuestion
 from kasugai.core.events import Event, Forgotten, ObjectKey, Observed, Transitioned
 from kasugai.core.options import PlanOptions
 from kasugai.core.plan import DataFlowPlan, StatusPlan, plan_dataflow, plan_status, status_object
+from kasugai.core.reads import referenced_configmaps
 from kasugai.core.world import Concern, World, concerned, fold_all
 
 __all__ = ["Changes", "Engine"]
@@ -102,7 +104,7 @@ class Engine:
                 self._plans[key] = plan
         statuses: dict[ObjectKey, StatusPlan | None] = {}
         for key in sorted(concern.chains | concern.types):
-            status = plan_status(self._world, key)
+            status = plan_status(self._world, key, self.options)
             if status != self._statuses.get(key):
                 statuses[key] = status
                 if status is None:
@@ -137,14 +139,31 @@ class Engine:
         return [self._plans[key] for key in sorted(self._plans)]
 
     def desired(self) -> list[dict[str, Any]]:
-        """Every desired object: all Pods, then Services, then ConfigMaps, by DataFlow."""
+        """Every desired object: identities, Pods, Services, then ConfigMaps, by DataFlow."""
         plans = self.plans()
         return [
             obj
-            for part in ("pods", "services", "configmaps")
+            for part in ("identities", "pods", "services", "configmaps")
             for plan in plans
             for obj in getattr(plan, part)
         ]
+
+    def questions(self) -> frozenset[AccessQuestion]:
+        """Every access check the current plans and statuses need (answered or not)."""
+        found: set[AccessQuestion] = set()
+        for plan in self._plans.values():
+            found.update(plan.questions)
+        for status in self._statuses.values():
+            found.update(status.questions)
+        return frozenset(found)
+
+    def wanted(self) -> frozenset[ObjectKey]:
+        """Objects an adapter should watch by name: referenced ConfigMaps, and the foreign
+        objects some plan collides with (so that their removal is seen)."""
+        found = set(referenced_configmaps(self._world))
+        for plan in self._plans.values():
+            found.update(plan.conflicts)
+        return frozenset(found)
 
     def status_objects(self) -> list[dict[str, Any]]:
         """The status of every DataFlow, then FunctionChain, then FunctionType, as objects."""

@@ -57,6 +57,9 @@ class NamespacedRef:
 class DataFlowSpec:
     function_chain_ref: NamespacedRef
     user_requirement: str = ""  # name of a ConfigMap in the DataFlow's namespace
+    # The ServiceAccount of the DataFlow's namespace that its objects are written as (empty:
+    # names.DATAFLOW_SERVICE_ACCOUNT), so RBAC and Pod Security judge them as the tenant's own.
+    service_account_name: str = ""
 
 
 @attrs.frozen

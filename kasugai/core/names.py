@@ -11,6 +11,7 @@ import re
 __all__ = [
     "API_VERSION",
     "DATAFLOW_LABEL",
+    "DATAFLOW_SERVICE_ACCOUNT",
     "END_OF_CHAIN",
     "FUNCTION_KEY_LABEL",
     "FUNC_NAME_LABEL",
@@ -22,6 +23,7 @@ __all__ = [
     "NETWORK_ANNOTATION",
     "NETWORK_STATUS_ANNOTATION",
     "RESERVED_KEYS",
+    "SEPARATOR_WORD",
     "START_OF_CHAIN",
     "connection_configmap_name",
     "dns1035_label_problem",
@@ -45,6 +47,13 @@ NETWORK_ANNOTATION = "ethernet.swb.example.com/network"
 MULTUS_NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
 NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 METALLB_POOL_ANNOTATION = "metallb.universe.tf/address-pool"
+
+# Object names join the DataFlow name and the function key with "-wbfunction-". A key without
+# "wbfunction" in it makes that split unique (the separator's only self-overlap is its "-"), so
+# no two (DataFlow, key) pairs of a namespace can name the same object.
+SEPARATOR_WORD = "wbfunction"
+# The account a DataFlow's workload objects are written as, unless its spec names another.
+DATAFLOW_SERVICE_ACCOUNT = "kasugai-dataflow"
 
 START_OF_CHAIN = "wb-start-of-chain"
 END_OF_CHAIN = "wb-end-of-chain"

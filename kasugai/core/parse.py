@@ -17,6 +17,7 @@ import attrs
 import yaml
 
 from kasugai.core import names
+from kasugai.core.access import ACCESS_KIND, AccessAnswer, parse_access
 from kasugai.core.convert import Invalid, structure
 from kasugai.core.model import (
     ConfigEntry,
@@ -48,6 +49,7 @@ Parsed = (
     | Inventory
     | ServiceFacts
     | PodFacts
+    | AccessAnswer
     | Invalid
     | None
 )
@@ -210,4 +212,5 @@ _PARSERS: dict[str, Callable[[str, Mapping[str, Any]], Parsed]] = {
     "ConfigMap": _parse_configmap,
     "Service": _parse_service,
     "Pod": _parse_pod,
+    ACCESS_KIND: lambda _, body: parse_access(body),
 }

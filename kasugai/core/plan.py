@@ -15,11 +15,13 @@ observed) that is nothing. A DataFlow being deleted desires nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from kasugai.core import lifecycle, names
+from kasugai.core.access import AccessQuestion, Read, gate
 from kasugai.core.connections import (
     Destination,
     connection_config,
@@ -29,10 +31,13 @@ from kasugai.core.connections import (
 from kasugai.core.convert import Invalid
 from kasugai.core.events import ObjectKey
 from kasugai.core.functions import PlannedFunction, resolve_functions
+from kasugai.core.identity import IDENTITY_KINDS, build_identity
 from kasugai.core.inventory import Owner, copy_json
-from kasugai.core.model import DataFlowObject, PodFacts
+from kasugai.core.model import DataFlowObject, DataFlowSpec, PodFacts
 from kasugai.core.options import PlanOptions
+from kasugai.core.ownership import conflicts, owned_by
 from kasugai.core.pods import build_pod
+from kasugai.core.reads import chain_reads, dataflow_reads, type_reads
 from kasugai.core.resolve import Problem, check_chain, check_function_type
 from kasugai.core.services import build_service
 from kasugai.core.status import (
@@ -44,14 +49,19 @@ from kasugai.core.status import (
 )
 from kasugai.core.world import World
 
-__all__ = ["DataFlowPlan", "StatusPlan", "plan_dataflow", "plan_status", "status_object"]
+__all__ = ["DataFlowPlan", "Held", "StatusPlan", "plan_dataflow", "plan_status", "status_object"]
 
 _FAILED_PHASES = frozenset({"Failed", "Succeeded", "Unknown"})
 
 
 @attrs.frozen
 class DataFlowPlan:
-    """Everything the core wants for one DataFlow. Object dicts are Kubernetes JSON."""
+    """Everything the core wants for one DataFlow. Object dicts are Kubernetes JSON.
+
+    ``service_account``: who the objects are written as (this namespace's account).
+    ``questions``: the access checks its references across namespaces need (``access``).
+    ``conflicts``: objects it would create that exist and are not its own (left untouched).
+    """
 
     key: ObjectKey
     state: str
@@ -62,19 +72,24 @@ class DataFlowPlan:
     functions: tuple[FunctionPlan, ...]
     connections: tuple[ConnectionPlan, ...]
     status: dict[str, Any] = attrs.field(hash=False)
+    identities: tuple[dict[str, Any], ...] = attrs.field(default=(), hash=False)
+    service_account: str = names.DATAFLOW_SERVICE_ACCOUNT
+    questions: tuple[AccessQuestion, ...] = ()
+    conflicts: tuple[ObjectKey, ...] = ()
 
     @property
     def objects(self) -> tuple[dict[str, Any], ...]:
-        """Desired Pods, then Services, then ConfigMaps."""
-        return self.pods + self.services + self.configmaps
+        """Desired identities (a Pod's account must exist first), Pods, Services, ConfigMaps."""
+        return self.identities + self.pods + self.services + self.configmaps
 
 
 @attrs.frozen
 class StatusPlan:
-    """The status the core wants on a FunctionChain or FunctionType."""
+    """The status the core wants on a FunctionChain or FunctionType, and its access checks."""
 
     key: ObjectKey
     status: dict[str, Any] = attrs.field(hash=False)
+    questions: tuple[AccessQuestion, ...] = ()
 
 
 def status_object(key: ObjectKey, status: dict[str, Any]) -> dict[str, Any]:
@@ -87,20 +102,41 @@ def status_object(key: ObjectKey, status: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def plan_status(world: World, key: ObjectKey) -> StatusPlan | None:
-    """The status of a FunctionChain or FunctionType in ``world``; None if it is not there."""
-    if world.get(key) is None:
+def plan_status(
+    world: World, key: ObjectKey, options: PlanOptions | None = None
+) -> StatusPlan | None:
+    """The status of a FunctionChain or FunctionType in ``world``; None if it is not there.
+
+    Its reads in other namespaces are checked as that namespace's kasugai ServiceAccount.
+    """
+    options = options or PlanOptions()
+    if world.get(key) is None or key.kind not in ("FunctionChain", "FunctionType"):
         return None
+    reads = chain_reads(world, key) if key.kind == "FunctionChain" else type_reads(world, key)
+    account = names.DATAFLOW_SERVICE_ACCOUNT
+    denied, questions = _gate(world, options, key.namespace, account, reads)
+    if denied:
+        return StatusPlan(key, ready_status(denied, ""), questions)
     if key.kind == "FunctionChain":
         check = check_chain(world, key)
         ok = f"{len(check.nodes)} functions resolved"
-        return StatusPlan(key, ready_status(check.problems, ok))
-    if key.kind == "FunctionType":
-        type_check = check_function_type(world, key)
-        item = type_check.item
-        ok = f"deployable on {item.region_type}" if item else ""
-        return StatusPlan(key, ready_status(type_check.problems, ok))
-    return None
+        return StatusPlan(key, ready_status(check.problems, ok), questions)
+    type_check = check_function_type(world, key)
+    item = type_check.item
+    ok = f"deployable on {item.region_type}" if item else ""
+    return StatusPlan(key, ready_status(type_check.problems, ok), questions)
+
+
+_UNCHECKED: tuple[tuple[Problem, ...], tuple[AccessQuestion, ...]] = ((), ())
+
+
+def _gate(
+    world: World, options: PlanOptions, namespace: str, account: str, reads: list[Read]
+) -> tuple[tuple[Problem, ...], tuple[AccessQuestion, ...]]:
+    """Access problems and questions of ``reads`` as ``namespace/account``, if checked at all."""
+    if not options.check_access:
+        return _UNCHECKED
+    return gate(world.value, namespace, account, reads)
 
 
 def plan_dataflow(
@@ -118,20 +154,53 @@ def plan_dataflow(
         problems = tuple(
             Problem(f"DataFlow {key.namespace}/{key.name}: {p}") for p in dataflow.spec.problems
         )
-        return _held(world, key, dataflow, problems)
-    ref = dataflow.spec.function_chain_ref
+        return _held(world, key, owner, dataflow, problems)
+    spec = dataflow.spec
+    account = spec.service_account_name or names.DATAFLOW_SERVICE_ACCOUNT
+    reads = dataflow_reads(world, key, spec)
+    denied, questions = _gate(world, options, key.namespace, account, reads)
+    held = Held(account, questions)
+    if problem := names.dns1123_subdomain_problem("spec.serviceAccountName", account):
+        denied = (Problem(problem), *denied)
+    if denied:
+        return _held(world, key, owner, dataflow, denied, held)
+    return _resolved(world, key, owner, dataflow, spec, options, held)
+
+
+@attrs.frozen
+class Held:
+    """What every plan of a DataFlow carries, whatever became of it: who writes, what to ask."""
+
+    account: str = names.DATAFLOW_SERVICE_ACCOUNT
+    questions: tuple[AccessQuestion, ...] = ()
+
+
+def _resolved(
+    world: World,
+    key: ObjectKey,
+    owner: Owner,
+    dataflow: DataFlowObject,
+    spec: DataFlowSpec,
+    options: PlanOptions,
+    held: Held,
+) -> DataFlowPlan:
+    ref = spec.function_chain_ref
     chain = check_chain(world, ObjectKey("FunctionChain", ref.namespace, ref.name))
     where = f"FunctionChain {ref.namespace}/{ref.name}"
     problems = tuple(
-        p if p.message.startswith(where) else Problem(f"{where}: {p.message}", p.waiting)
+        p if p.message.startswith(where) else attrs.evolve(p, message=f"{where}: {p.message}")
         for p in chain.problems
     )
     if problems:
-        return _held(world, key, dataflow, problems)
-    functions, fallbacks, problems = resolve_functions(world, key, dataflow.spec, chain.nodes)
+        return _held(world, key, owner, dataflow, problems, held)
+    functions, fallbacks, problems = resolve_functions(world, key, spec, chain.nodes)
     if problems:
-        return _held(world, key, dataflow, problems)
-    return _deploy(world, key, owner, dataflow, functions, fallbacks, options)
+        return _held(world, key, owner, dataflow, problems, held)
+    plan = _deploy(world, key, owner, dataflow, functions, fallbacks, options, held)
+    taken, problems = conflicts(world, owner, plan.objects)
+    if problems:
+        return attrs.evolve(_held(world, key, owner, dataflow, problems, held), conflicts=taken)
+    return plan
 
 
 # --- plans ----------------------------------------------------------------------------------
@@ -145,6 +214,7 @@ def _deploy(
     functions: list[PlannedFunction],
     fallbacks: tuple[str, ...],
     options: PlanOptions,
+    held: Held,
 ) -> DataFlowPlan:
     destinations = {
         f.node.key: find_destination(
@@ -152,6 +222,9 @@ def _deploy(
         )
         for f in functions
     }
+    identities = tuple(
+        obj for f in functions for obj in build_identity(owner, f.node.key, f.pod, f.configmap)
+    )
     pods = tuple(
         build_pod(owner, f.node.key, f.pod, f.gpu, f.entry, f.nodes, options) for f in functions
     )
@@ -198,7 +271,18 @@ def _deploy(
         fallbacks=fallbacks,
     )
     return DataFlowPlan(
-        key, state, message, pods, services, tuple(configmaps), plans, tuple(connections), status
+        key,
+        state,
+        message,
+        pods,
+        services,
+        tuple(configmaps),
+        plans,
+        tuple(connections),
+        status,
+        identities,
+        held.account,
+        held.questions,
     )
 
 
@@ -272,21 +356,30 @@ def _progress(
 
 
 def _held(
-    world: World, key: ObjectKey, dataflow: DataFlowObject, problems: tuple[Problem, ...]
+    world: World,
+    key: ObjectKey,
+    owner: Owner,
+    dataflow: DataFlowObject,
+    problems: tuple[Problem, ...],
+    held: Held | None = None,
 ) -> DataFlowPlan:
+    """A plan that keeps what the DataFlow owns, unchanged, while ``problems`` stand."""
+    held = held or Held()
     invalid = any(not p.waiting for p in problems)
     state = lifecycle.ERROR if invalid else lifecycle.PENDING
     shown = [p.message for p in problems if not p.waiting] if invalid else []
     message = summarize(shown or ["waiting for " + p.message for p in problems], limit=5)
-    kept = tuple(_kept(world, k) for k in sorted(world.inventory_of(key)))
-    return _plan_without_objects(key, state, message, dataflow, problems, kept)
+    kept = tuple(
+        _kept(stored.body, k)
+        for k in sorted(world.inventory_of(key))
+        if (stored := world.get(k)) is not None and owned_by(stored.body, owner)
+    )
+    plan = _plan_without_objects(key, state, message, dataflow, problems, kept)
+    return attrs.evolve(plan, service_account=held.account, questions=held.questions)
 
 
-def _kept(world: World, key: ObjectKey) -> dict[str, Any]:
+def _kept(body: Mapping[str, Any], key: ObjectKey) -> dict[str, Any]:
     """An observed inventory object as a desired one: our fields only, unchanged."""
-    stored = world.get(key)
-    assert stored is not None
-    body = stored.body
     meta = body.get("metadata") or {}
     kept: dict[str, Any] = {
         "apiVersion": body.get("apiVersion", "v1"),
@@ -297,7 +390,7 @@ def _kept(world: World, key: ObjectKey) -> dict[str, Any]:
             if field in meta
         },
     }
-    for field in ("spec", "data"):
+    for field in ("spec", "data", "rules", "roleRef", "subjects"):
         if field in body:
             kept[field] = copy_json(body[field])
     return kept
@@ -323,4 +416,5 @@ def _plan_without_objects(
     pods = tuple(o for o in kept if o["kind"] == "Pod")
     services = tuple(o for o in kept if o["kind"] == "Service")
     configmaps = tuple(o for o in kept if o["kind"] == "ConfigMap")
-    return DataFlowPlan(key, state, message, pods, services, configmaps, (), (), status)
+    identities = tuple(o for o in kept if o["kind"] in IDENTITY_KINDS)
+    return DataFlowPlan(key, state, message, pods, services, configmaps, (), (), status, identities)

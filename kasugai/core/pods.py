@@ -113,7 +113,8 @@ def build_pod(
             _add_resource(body, options.gpu_resource)
             wants_gpu = False  # one GPU per Pod, on its first application container
         containers.append(body)
-    spec: dict[str, Any] = {"containers": containers}
+    # The Pod's own account (``identity``): it may read its connection ConfigMap, nothing else.
+    spec: dict[str, Any] = {"serviceAccountName": pod, "containers": containers}
     optional = (
         ("volumes", None if template.volumes is None else list(template.volumes)),
         ("restartPolicy", template.restart_policy),

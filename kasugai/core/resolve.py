@@ -32,9 +32,11 @@ from kasugai.core.model import (
     FunctionLimits,
     FunctionTypeSpec,
 )
+from kasugai.core.problem import Problem
 from kasugai.core.world import FunctionTypeName, World
 
 __all__ = [
+    "CONFIG_NAMESPACE",
     "ChainCheck",
     "ChainNode",
     "EntryChoice",
@@ -43,18 +45,13 @@ __all__ = [
     "check_chain",
     "check_function_type",
     "choose_entry",
+    "find_type",
     "region_kind",
 ]
 
 
-@attrs.frozen
-class Problem:
-    message: str
-    waiting: bool = False  # True: an input is missing and may still appear
-
-
 def _prefixed(prefix: str, problems: tuple[Problem, ...]) -> tuple[Problem, ...]:
-    return tuple(Problem(f"{prefix}: {p.message}", p.waiting) for p in problems)
+    return tuple(attrs.evolve(p, message=f"{prefix}: {p.message}") for p in problems)
 
 
 def _unreadable(key: ObjectKey, spec: object) -> tuple[Problem, ...]:
@@ -67,6 +64,9 @@ def _unreadable(key: ObjectKey, spec: object) -> tuple[Problem, ...]:
 
 
 # --- FunctionType ---------------------------------------------------------------------------
+
+# Where the original read every config ConfigMap; kasugai looks in the DataFlow's namespace first.
+CONFIG_NAMESPACE = "default"
 
 _FPGA = re.compile(r"^(alveo|u2[05]0|u280|u5[05]c?)|fpga|agilex|stratix|arria|versal")
 
@@ -121,7 +121,7 @@ def _check_function_type(world: World, key: ObjectKey) -> TypeCheck:
     return TypeCheck((), item, limits, region_kind(item.region_type) == "gpu")
 
 
-def _find_type(
+def find_type(
     world: World, namespace: str, name: str, version: str
 ) -> tuple[ObjectKey | None, str]:
     """The FunctionType with this functionName and version, or why there is none."""
@@ -187,7 +187,7 @@ def _check_chain(world: World, key: ObjectKey) -> ChainCheck:
     problems = _key_problems(spec)
     types: dict[str, tuple[ObjectKey | None, TypeCheck]] = {}
     for fkey, function in spec.functions.items():
-        type_key, missing = _find_type(
+        type_key, missing = find_type(
             world, spec.function_type_namespace, function.function_name, function.version
         )
         check = check_function_type(world, type_key) if type_key else TypeCheck(())
@@ -225,6 +225,14 @@ def _key_problems(spec: FunctionChainSpec) -> list[Problem]:
     for fkey in spec.functions:
         if fkey in names.RESERVED_KEYS or not fkey:
             problems.append(Problem(f"spec.functions.{fkey}: {fkey!r} is reserved"))
+        elif names.SEPARATOR_WORD in fkey:
+            problems.append(
+                Problem(
+                    f"spec.functions.{fkey}: a function key may not contain "
+                    f"{names.SEPARATOR_WORD!r}: object names are <dataflow>-wbfunction-<key>, "
+                    "and such a key could name another DataFlow's objects (rename the key)"
+                )
+            )
     return problems
 
 
@@ -316,7 +324,7 @@ class EntryChoice:
 
 def _find_config(world: World, namespace: str, name: str) -> ObjectKey | None:
     """The config ConfigMap ``name``: in the DataFlow's namespace if there, else in ``default``."""
-    for candidate in dict.fromkeys((namespace, "default")):
+    for candidate in dict.fromkeys((namespace, CONFIG_NAMESPACE)):
         key = ObjectKey("ConfigMap", candidate, name)
         if world.get(key) is not None:
             return key
@@ -333,7 +341,7 @@ def choose_entry(world: World, namespace: str, node: ChainNode) -> EntryChoice:
     name = node.type_check.item.config_name
     key = _find_config(world, namespace, name)
     if key is None:
-        spaces = " or ".join(repr(n) for n in dict.fromkeys((namespace, "default")))
+        spaces = " or ".join(repr(n) for n in dict.fromkeys((namespace, CONFIG_NAMESPACE)))
         missing = f"function {node.key!r}: config ConfigMap {name!r} not found in {spaces}"
         return EntryChoice(None, None, (Problem(missing, waiting=True),))
     where = f"function {node.key!r}: ConfigMap {key.namespace}/{name}"

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import attrs
 
 from kasugai.core import names
+from kasugai.core.access import ACCESS_KIND
 from kasugai.core.convert import Invalid
 from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
 from kasugai.core.model import DataFlowObject, FunctionChainSpec, FunctionInfo, FunctionTypeSpec
@@ -169,9 +170,12 @@ def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta if isinstance(meta, Mapping) else {}
 
 
+_WRITTEN_KINDS = frozenset({"Pod", "Service", "ConfigMap", "ServiceAccount", "Role", "RoleBinding"})
+
+
 def owning_dataflow(key: ObjectKey, body: Mapping[str, Any]) -> ObjectKey | None:
-    """The DataFlow a Pod, Service or connection ConfigMap belongs to, if any."""
-    if key.kind not in ("Pod", "Service", "ConfigMap"):
+    """The DataFlow an object kasugai writes (a Pod, a connection ConfigMap...) belongs to."""
+    if key.kind not in _WRITTEN_KINDS:
         return None
     meta = _meta(body)
     labels = meta.get("labels")
@@ -284,6 +288,13 @@ def concerned(before: World, after: World, key: ObjectKey) -> Concern:
     versions = [stored for stored in (before.get(key), after.get(key)) if stored is not None]
     if not versions:
         return _NONE
+    if key.kind == ACCESS_KIND:  # an answer about what this namespace's accounts may read
+        return Concern(
+            *(
+                frozenset(k for k in after.keys(kind) if k.namespace == key.namespace)
+                for kind in ("DataFlow", "FunctionChain", "FunctionType")
+            )
+        )
     found: dict[str, set[ObjectKey]] = {
         "DataFlow": set(),
         "FunctionChain": set(),

@@ -136,9 +136,9 @@ class ApiServerStandIn:
             dnsPolicy="ClusterFirst",
             schedulerName="default-scheduler",
             terminationGracePeriodSeconds=30,
-            serviceAccountName="default",
             tolerations=[{"key": "node.kubernetes.io/not-ready", "operator": "Exists"}],
         )
+        spec.setdefault("serviceAccountName", "default")
         spec.setdefault("volumes", []).append(
             {"name": f"kube-api-access-{serial}", "projected": {}}
         )

@@ -28,16 +28,17 @@ def test_plan_prints_the_whole_wired_plan() -> None:
     kinds = [item["kind"] for item in document["items"]]
     assert (
         kinds
-        == ["Pod"] * 7
+        == ["ServiceAccount", "Role", "RoleBinding"] * 7
+        + ["Pod"] * 7
         + ["Service"] * 7
         + ["ConfigMap"] * 7
         + ["DataFlow"]
         + ["FunctionChain"]
         + ["FunctionType"] * 7
     )
-    dataflow = document["items"][21]
+    dataflow = document["items"][42]
     assert dataflow["status"]["status"] == "Deployed"
-    configs = [item["data"]["config"] for item in document["items"][14:21]]
+    configs = [item["data"]["config"] for item in document["items"][35:42]]
     assert json.loads(configs[0]) == {
         "ips": ["10.96.101.11"],
         "ports": [{"port": 8080, "protocol": "TCP"}],
@@ -105,7 +106,7 @@ def live_cluster(tmp_path: Path) -> Path:
     }
     live: list[dict[str, Any]] = []
     for item in planned["items"]:
-        if item["kind"] in ("Pod", "Service", "ConfigMap"):
+        if item["kind"] in ("ServiceAccount", "Role", "RoleBinding", "Pod", "Service", "ConfigMap"):
             fact = facts.get((item["kind"], item["metadata"]["name"]), {})
             item["metadata"]["uid"] = "1234"
             if "status" in fact:
@@ -126,7 +127,7 @@ def test_diff_against_live_objects(tmp_path: Path) -> None:
     objects = list(yaml.safe_load_all(live.read_text()))
     configmap = objects[-2]
     configmap["data"]["config"] = "{}"
-    gone = objects.pop(0)
+    gone = objects.pop(next(i for i, o in enumerate(objects) if o["kind"] == "Pod"))
     extra = {**configmap, "metadata": {**configmap["metadata"], "name": "ethcrl.old-pod"}}
     live.write_text(yaml.safe_dump_all([*objects, extra]))
     changed = kasugai("diff", "-f", CALC, "--live", live)

@@ -125,12 +125,15 @@ def test_gpu_function_first_in_a_single_function_chain() -> None:
     engine.apply_all(observed(items))
     desired = engine.desired()
     assert [(o["kind"], o["metadata"]["name"]) for o in desired] == [
+        ("ServiceAccount", "df-cpu-p2c1-wbfunction-dsa-gpu-pod"),
+        ("Role", "df-cpu-p2c1-wbfunction-dsa-gpu-pod"),
+        ("RoleBinding", "df-cpu-p2c1-wbfunction-dsa-gpu-pod"),
         ("Pod", "df-cpu-p2c1-wbfunction-dsa-gpu-pod"),
         ("Service", "df-cpu-p2c1-wbfunction-dsa-service"),
         ("ConfigMap", "ethcrl.df-cpu-p2c1-wbfunction-dsa-gpu-pod"),
     ]
-    assert desired[1]["spec"]["type"] == "LoadBalancer"
-    assert desired[2]["data"]["config"] == "{}"
+    assert desired[4]["spec"]["type"] == "LoadBalancer"
+    assert desired[5]["data"]["config"] == "{}"
     plan = engine.plan_of(ObjectKey("DataFlow", "cpufunc-sample", "df-cpu-p2c1"))
     assert plan is not None and plan.state == "Deploying"
     # Its only entry is TCP/TCP; first and last wants RTP/RTP: used, and said so.

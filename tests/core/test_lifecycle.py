@@ -119,7 +119,8 @@ def test_deletion_terminates_and_terminating_is_final() -> None:
     assert dataflow_moves(changes.transitions) == [("Deployed", "Terminating", "Deleted")]
     assert engine.desired() == []
     actions = diff(engine.desired(), server.objects.values())
-    assert {a.verb for a in actions} == {"delete"} and len(actions) == len(server.objects) == 21
+    # 7 functions: a ServiceAccount, Role, RoleBinding, Pod, Service and ConfigMap each.
+    assert {a.verb for a in actions} == {"delete"} and len(actions) == len(server.objects) == 42
     del dataflow["metadata"]["deletionTimestamp"]
     assert dataflow_moves(engine.apply(Observed.of(dataflow)).transitions) == []
     assert engine.state_of(DF) == "Terminating"

@@ -45,7 +45,12 @@ def test_calc_basic_names_and_order() -> None:
     desired, status = plan(CALC, "calc-basic")
     instances = [f"df-calcapp-wbfunction-{key}" for key in CALC_KEYS]
     assert [(o["kind"], o["metadata"]["name"]) for o in desired] == (
-        [("Pod", f"{i}-cpu-pod") for i in instances]
+        [
+            (kind, f"{i}-cpu-pod")
+            for i in instances
+            for kind in ("ServiceAccount", "Role", "RoleBinding")
+        ]
+        + [("Pod", f"{i}-cpu-pod") for i in instances]
         + [("Service", f"{i}-service") for i in instances]
         + [("ConfigMap", f"ethcrl.{i}-cpu-pod") for i in instances]
     )
@@ -111,6 +116,8 @@ def test_calc_basic_pod_fields() -> None:
     assert sidecar["securityContext"] == {"capabilities": {"add": ["SYS_PTRACE"]}}
     assert sidecar["env"] == env
     assert {k: v for k, v in plus["spec"].items() if k != "containers"} == {
+        # The Pod's own account, which may read its connection ConfigMap and nothing else.
+        "serviceAccountName": "df-calcapp-wbfunction-plus-cpu-pod",
         "volumes": [{"name": "config-dir", "emptyDir": {}}],
         "restartPolicy": "Always",
         "shareProcessNamespace": True,

@@ -30,6 +30,7 @@ from kasugai.adapters.local.podspec import NotRunnable, PodSpec
 from kasugai.core.diff import Action, diff
 from kasugai.core.engine import Changes, Engine
 from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
+from kasugai.core.identity import IDENTITY_KINDS
 
 __all__ = ["Reconciler"]
 
@@ -129,6 +130,8 @@ class Reconciler:
         elif key.kind == "ConfigMap":
             if self.configmaps.write(desired):
                 log.info("connection config written", name=key.name)
+            self.actual[key] = dict(desired)
+        elif key.kind in IDENTITY_KINDS:  # no API here: a Pod's account grants nothing locally
             self.actual[key] = dict(desired)
         else:
             log.error("cannot apply this kind locally", kind=key.kind, name=key.name)
