@@ -27,6 +27,7 @@ from kasugai.commands.common import (
 )
 from kasugai.core.diff import Action, diff, project
 from kasugai.core.engine import Engine
+from kasugai.core.ownership import owned_objects
 
 __all__ = ["diff_exit_code", "render_diff"]
 
@@ -110,7 +111,12 @@ def run(args: argparse.Namespace) -> int:
     live = load_objects(args.live)
     engine = Engine(plan_options(args))
     engine.apply_all([item.event for item in inputs + live])
-    actions = diff(engine.desired(), [item.body for item in live])
+    world = engine.world
+    actions = [
+        action
+        for plan in engine.plans()
+        for action in diff(plan.objects, owned_objects(world, plan.key, plan.objects))
+    ]
     sys.stdout.write(render_diff(actions))
     if report_errors(engine, inputs):
         return 2

@@ -17,11 +17,13 @@ import pytest
 from kubernetes import client
 
 from kasugai.testing import EphemeralCluster, install_crds, leftover_process_groups
+from kasugai.testing.tenants import install_tenant
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 BUILD_SCRIPT = REPO / "tests" / "apiserver" / "build.sh"
 CRD_DIR = REPO / "manifests" / "crds"
+TENANT_DIR = REPO / "manifests" / "tenant"
 _binaries = pytest.StashKey[Path | str]()  # the binaries' folder, or why there is none
 
 
@@ -105,7 +107,9 @@ def kube(cluster: EphemeralCluster) -> Iterator[client.ApiClient]:
 
 @pytest.fixture
 def namespace(kube: client.ApiClient) -> str:
-    """A fresh namespace. Never deleted: no namespace controller runs to finish a deletion."""
+    """A fresh namespace with kasugai's account in it (``manifests/tenant``). Never deleted: no
+    namespace controller runs to finish a deletion."""
     name = f"t-{secrets.token_hex(4)}"
     client.CoreV1Api(kube).create_namespace({"metadata": {"name": name}})
+    install_tenant(kube, TENANT_DIR, name)
     return name

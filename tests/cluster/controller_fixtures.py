@@ -26,8 +26,10 @@ from kasugai.testing import EphemeralCluster
 from kasugai.testing.controller import ControllerProcess, start_controller, wait_for
 from kasugai.testing.fake_kubelet import FakeKubelet
 from kasugai.testing.inputs import load, relocated
+from kasugai.testing.tenants import install_tenant
 
 __all__ = [
+    "ALL_KINDS",
     "CALC",
     "MANIFESTS",
     "applied_manifests",
@@ -72,12 +74,18 @@ def wait_for_status(
     return wait_for(probe, f"DataFlow {namespace}/{name} to be {status}", timeout)
 
 
-def inventory(kube: client.ApiClient, namespace: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """kasugai's objects in ``namespace``: (kind, name) -> object."""
+FUNCTION_KINDS = ("Pod", "Service", "ConfigMap")  # what the functions run on
+ALL_KINDS = (*FUNCTION_KINDS, "ServiceAccount", "Role", "RoleBinding")  # and each Pod's account
+
+
+def inventory(
+    kube: client.ApiClient, namespace: str, kinds: tuple[str, ...] = FUNCTION_KINDS
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """kasugai's objects of ``kinds`` in ``namespace``: (kind, name) -> object."""
     api = KubeApi(kube)
     selector = f"{names.MANAGED_BY_LABEL}={names.MANAGER}"
     found = {}
-    for kind in ("Pod", "Service", "ConfigMap"):
+    for kind in kinds:
         items, _ = api.list(kind, namespace, selector)
         found.update({(kind, item["metadata"]["name"]): item for item in items})
     return found
@@ -134,6 +142,7 @@ def shared_pool(kube: client.ApiClient) -> list[str]:
     core = client.CoreV1Api(kube)
     for name in pool:
         core.create_namespace({"metadata": {"name": name}})
+        install_tenant(kube, MANIFESTS / "tenant", name)
     return pool
 
 

@@ -158,9 +158,10 @@ def test_each_object_is_written_once_and_the_steady_state_writes_nothing(
     fake_kubelet(namespace)
     wait_for(lambda: _all_running(kube, namespace), "every function to be Running")
 
-    # One Server-Side Apply per created object: no retry, no rewrite of a stale view.
-    for kind in ("Pod", "Service", "ConfigMap"):
-        assert controller.writes(verb="apply", kind=kind) == 7, kind
+    # One create per object (7 functions, 6 objects each): no retry, no rewrite of a stale view.
+    for kind in ("ServiceAccount", "Role", "RoleBinding", "Pod", "Service", "ConfigMap"):
+        assert controller.writes(verb="create", kind=kind) == 7, kind
+    assert controller.writes(verb="apply") == 0
 
     def settled() -> tuple[float, dict[Any, str]] | None:
         """Writes and resourceVersions, once unchanged over a few seconds."""
@@ -172,7 +173,7 @@ def test_each_object_is_written_once_and_the_steady_state_writes_nothing(
     time.sleep(30)  # the window the steady state is observed in, not a timing assertion
     assert controller.writes() == writes
     assert _versions(kube, namespace) == versions
-    assert controller.total("kasugai_controller_planned_actions_total") == 21
+    assert controller.total("kasugai_controller_planned_actions_total") == 42
 
 
 def _versions(kube: client.ApiClient, namespace: str) -> dict[Any, str]:

@@ -68,12 +68,20 @@ def test_diff_cluster_shows_what_the_controller_would_change(
     ]
     edited = _diff(cluster, inputs, tmp_path / "edited.yaml")
     assert edited.returncode == 1, edited.stderr
-    headers = [line for line in edited.stdout.splitlines() if line.startswith(("Pod/", "Se", "Co"))]
+    headers = [
+        line
+        for line in edited.stdout.splitlines()
+        if line.endswith((" created", " configured", " deleted"))
+    ]
+    minus = "df-calcapp-wbfunction-minus-cpu-pod"
     assert headers == [
         f"ConfigMap/{namespace}/ethcrl.df-calcapp-wbfunction-plus-cpu-pod configured",
-        f"ConfigMap/{namespace}/ethcrl.df-calcapp-wbfunction-minus-cpu-pod deleted",
-        f"Pod/{namespace}/df-calcapp-wbfunction-minus-cpu-pod deleted",
+        f"ConfigMap/{namespace}/ethcrl.{minus} deleted",
+        f"Pod/{namespace}/{minus} deleted",
+        f"Role/{namespace}/{minus} deleted",
+        f"RoleBinding/{namespace}/{minus} deleted",
         f"Service/{namespace}/df-calcapp-wbfunction-minus-service deleted",
+        f"ServiceAccount/{namespace}/{minus} deleted",
     ]
     multiply = inventory(kube, namespace)[("Service", "df-calcapp-wbfunction-multiply-service")]
     assert f'+        "{multiply["spec"]["clusterIP"]}"' in edited.stdout

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from controller_fixtures import *  # noqa: F403
-from controller_fixtures import calc_inputs, dataflow, inventory, wait_for, wait_for_status
+from controller_fixtures import (
+    ALL_KINDS,
+    calc_inputs,
+    dataflow,
+    inventory,
+    wait_for,
+    wait_for_status,
+)
 from kubernetes import client
 
 from kasugai.adapters.kube.api import KubeApi
@@ -22,7 +29,7 @@ FUNCTIONS = ("send", "plus", "minus", "multiply", "divide", "average", "rcv")
 
 
 def _expected(flows: list[str]) -> set[tuple[str, str]]:
-    """The 21 objects of each calc DataFlow, by kind and name."""
+    """The 42 objects of each calc DataFlow, by kind and name."""
     found = set()
     for flow in flows:
         for key in FUNCTIONS:
@@ -31,8 +38,16 @@ def _expected(flows: list[str]) -> set[tuple[str, str]]:
                 ("Pod", f"{instance}-cpu-pod"),
                 ("Service", f"{instance}-service"),
                 ("ConfigMap", f"ethcrl.{instance}-cpu-pod"),
+                ("ServiceAccount", f"{instance}-cpu-pod"),
+                ("Role", f"{instance}-cpu-pod"),
+                ("RoleBinding", f"{instance}-cpu-pod"),
             }
     return found
+
+
+def _creates(controller: ControllerProcess) -> float:
+    """Objects created (Events are created too, and not counted here)."""
+    return sum(controller.writes(verb="create", kind=kind) for kind in ALL_KINDS)
 
 
 def _identity(controller: ControllerProcess) -> str:
@@ -52,29 +67,33 @@ def test_killed_mid_apply_and_restarted_it_converges_without_duplicates_or_orpha
     others = [obj for obj in inputs if obj["kind"] != "DataFlow"]
     apply_objects(kube, others + dataflow_copies(template, flows))
 
-    # Slow writes (5/s), so that the kill lands in the middle of applying 84 objects.
+    # Slow writes (5/s), so that the kill lands in the middle of creating 168 objects.
     first = own_controller(namespace, "--kube-api-qps", "5", "--kube-api-burst", "1", name="first")
-    wait_for(lambda: first.writes(verb="apply") >= 10, "the first writes", timeout=120)
+    wait_for(lambda: _creates(first) >= 10, "the first writes", timeout=120)
     os.killpg(first.process.pid, signal.SIGKILL)
     first.process.popen.wait(timeout=30)
     # While it is down, one DataFlow goes: its objects must not stay behind.
     client.CustomObjectsApi(kube).delete_namespaced_custom_object(
         "example.com", "v1", namespace, "dataflows", "df-3"
     )
-    left = set(inventory(kube, namespace))
-    assert 0 < len(left) < 84, "the kill did not land mid-apply"
+    left = set(inventory(kube, namespace, ALL_KINDS))
+    assert 0 < len(left) < 168, "the kill did not land mid-apply"
 
     second = own_controller(namespace, name="second")
     wanted = _expected(flows[:3])
-    wait_for(lambda: set(inventory(kube, namespace)) == wanted, "exactly the 3 DataFlows' objects")
+    wait_for(
+        lambda: set(inventory(kube, namespace, ALL_KINDS)) == wanted,
+        "exactly the 3 DataFlows' objects",
+    )
     for flow in flows[:3]:
         wait_for_status(kube, namespace, flow, "Deployed")
     # What the first controller wrote was taken as it was: no object written twice...
-    assert second.writes(verb="apply") == len(wanted - left)
+    assert _creates(second) == len(wanted - left)
+    assert second.writes(verb="apply") == 0
     # ... and the orphans were deleted.
     assert second.writes(verb="delete") == len({k for k in left if "df-3-" in k[1]})
     uids = {flow: dataflow(kube, namespace, flow)["metadata"]["uid"] for flow in flows[:3]}
-    for (kind, name), obj in inventory(kube, namespace).items():
+    for (kind, name), obj in inventory(kube, namespace, ALL_KINDS).items():
         (owner,) = obj["metadata"]["ownerReferences"]
         assert owner["uid"] == uids[owner["name"]], (kind, name)
 
@@ -123,7 +142,7 @@ def test_only_the_leader_writes_and_a_stopped_leader_hands_over_at_once(
         lambda: not any("-average-" in name for _, name in inventory(kube, namespace)),
         "the new leader to carry out the edit",
     )
-    assert follower.writes(verb="delete") == 3
+    assert follower.writes(verb="delete") == 6
 
 
 def test_a_replica_whose_lease_is_taken_stops_writing(

@@ -1,7 +1,8 @@
 """``manifests/`` on a real API server: ``kubectl apply -k`` accepts it, the controller runs as its
-own ServiceAccount with exactly the permissions it uses and nothing more, a watch that loses
-them shows in health and recovers, and a sidecar reads only its own namespace's ConfigMaps,
-all the way from the controller's ConfigMap to a SIGHUP."""
+own ServiceAccount with exactly the permissions it uses and nothing more (workloads only as the
+namespaces' kasugai account), a watch that loses them shows in readiness and recovers, and a
+function Pod's account reads only its own connection ConfigMap, all the way from the
+controller's ConfigMap to a SIGHUP."""
 
 from __future__ import annotations
 
@@ -25,7 +26,15 @@ from kasugai_sidecar.testing import start_function, start_sidecar
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kasugai.adapters.kube.api import LEASE_PERMISSIONS, PERMISSIONS, KubeApi, load_api_client
+from kasugai.adapters.kube.api import (
+    IMPERSONATION,
+    LEASE_PERMISSIONS,
+    PERMISSIONS,
+    WORKLOAD_PERMISSIONS,
+    KubeApi,
+    load_api_client,
+)
+from kasugai.core import names
 from kasugai.testing import EphemeralCluster
 from kasugai.testing.inputs import apply_objects
 
@@ -33,16 +42,20 @@ CONTROLLER_NAMESPACE = "kasugai-system"
 CONTROLLER_ACCOUNT = "kasugai-controller"
 
 
-def _rules(kind: str, name: str) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(apiGroup, resource) -> sorted verbs of a Role or ClusterRole in manifests/rbac.yaml."""
-    documents = yaml.safe_load_all((MANIFESTS / "rbac.yaml").read_text())
+def _rules(
+    kind: str, name: str, path: Path = MANIFESTS / "rbac.yaml"
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(apiGroup, resource) -> sorted verbs of a Role or ClusterRole in a manifest; a rule with
+    resourceNames counts as (apiGroup, resource, names...)."""
+    documents = yaml.safe_load_all(path.read_text())
     role = next(d for d in documents if d["kind"] == kind and d["metadata"]["name"] == name)
-    found: dict[tuple[str, str], set[str]] = {}
+    found: dict[tuple[str, ...], set[str]] = {}
     for rule in role["rules"]:
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
-                found.setdefault((group, resource), set()).update(rule["verbs"])
-    return {key: tuple(sorted(verbs)) for key, verbs in found.items()}
+                key = (group, resource, *rule.get("resourceNames", ()))
+                found.setdefault(key, set()).update(rule["verbs"])
+    return {key: tuple(sorted(verbs)) for key, verbs in found.items()}  # type: ignore[misc]
 
 
 def _denied(api: KubeApi, method: str, path: str, body: Any = None) -> bool:
@@ -73,14 +86,23 @@ def test_kubectl_apply_k_manifests_is_accepted(
             "Namespace/cpufunc-sample",
             "Namespace/kasugai-system",
             "Role/kasugai-controller-leader-election",
-            "Role/kasugai-sidecar",
-            "Role/kasugai-sidecar",
+            "Role/kasugai-dataflow",
+            "Role/kasugai-dataflow",
+            "Role/kasugai-sample-configs",
             "RoleBinding/kasugai-controller-leader-election",
-            "RoleBinding/kasugai-sidecar",
-            "RoleBinding/kasugai-sidecar",
+            "RoleBinding/kasugai-dataflow",
+            "RoleBinding/kasugai-dataflow",
+            "RoleBinding/kasugai-sample-configs",
             "ServiceAccount/kasugai-controller",
+            "ServiceAccount/kasugai-dataflow",
+            "ServiceAccount/kasugai-dataflow",
         ]
     )
+    # The function namespaces enforce Pod Security's baseline on every Pod kasugai writes.
+    for document in yaml.safe_load_all(built.stdout):
+        if document["kind"] == "Namespace" and document["metadata"]["name"].startswith("cpufunc"):
+            labels = document["metadata"]["labels"]
+            assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
     deployment = client.AppsV1Api(cluster.api_client()).read_namespaced_deployment(
         "kasugai-controller", CONTROLLER_NAMESPACE
     )
@@ -95,11 +117,17 @@ def test_kubectl_apply_k_manifests_is_accepted(
 
 
 def test_the_roles_hold_exactly_the_requests_the_controller_makes() -> None:
+    group, resource, verb = IMPERSONATION
     assert _rules("ClusterRole", "kasugai-controller") == {
-        key: tuple(sorted(verbs)) for key, verbs in PERMISSIONS.items()
+        **{key: tuple(sorted(verbs)) for key, verbs in PERMISSIONS.items()},
+        (group, resource, names.DATAFLOW_SERVICE_ACCOUNT): (verb,),
     }
     assert _rules("Role", "kasugai-controller-leader-election") == {
         key: tuple(sorted(verbs)) for key, verbs in LEASE_PERMISSIONS.items()
+    }
+    tenant = MANIFESTS / "tenant" / "account.yaml"
+    assert _rules("Role", names.DATAFLOW_SERVICE_ACCOUNT, tenant) == {
+        key: tuple(sorted(verbs)) for key, verbs in WORKLOAD_PERMISSIONS.items()
     }
 
 
@@ -121,7 +149,9 @@ def test_the_controller_works_as_its_service_account_and_may_do_nothing_else(
     apply_objects(kube, calc_inputs(namespace))
     wait_for_status(kube, namespace, "df-calcapp", "Deployed")
     assert controller.leading()
-    assert controller.writes(verb="apply") == 21
+    # 7 functions x (ServiceAccount, Role, RoleBinding, Pod, Service, ConfigMap), each written
+    # as the namespace's kasugai-dataflow account.
+    assert controller.writes(verb="create") - controller.writes(kind="Event") == 42
     assert controller.writes(kind="Event") > 0
     assert controller.total("kasugai_controller_write_errors_total") == 0
     assert controller.total("kasugai_controller_watch_restarts_total") == 0
@@ -129,13 +159,21 @@ def test_the_controller_works_as_its_service_account_and_may_do_nothing_else(
     with load_api_client(str(kubeconfig)) as api_client:
         api = KubeApi(api_client)
         flow = f"/apis/example.com/v1/namespaces/{namespace}/dataflows/df-calcapp"
+        pods = f"/api/v1/namespaces/{namespace}/pods"
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {}}
         assert _denied(api, "GET", "/api/v1/secrets")
-        assert _denied(api, "GET", f"/api/v1/namespaces/{namespace}/pods/x")  # list, not get
         assert _denied(api, "DELETE", flow)
         assert _denied(api, "PATCH", flow, {"spec": {}})
         assert _denied(api, "GET", "/apis/apps/v1/deployments")
         assert _denied(api, "POST", f"/api/v1/namespaces/{namespace}/secrets", {})
         assert _denied(api, "GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases")
+        # Nothing of a workload as itself, only as a namespace's kasugai account ...
+        assert _denied(api, "POST", pods, pod)
+        assert _denied(api, "DELETE", f"{pods}/df-calcapp-wbfunction-plus-cpu-pod")
+        # ... and as no other account.
+        for other in (f"{namespace}:default", "kube-system:default", f"{namespace}:anything"):
+            as_other = api.acting_as(f"system:serviceaccount:{other}")
+            assert _denied(as_other, "GET", f"/api/v1/namespaces/{namespace}/configmaps")
 
 
 def test_a_watch_that_loses_its_permission_shows_in_health_and_recovers(
@@ -172,45 +210,58 @@ def test_a_watch_that_loses_its_permission_shows_in_health_and_recovers(
 
     rbac.delete_cluster_role_binding(account)
     _, body = wait_for(
-        lambda: (probe := controller.get("/healthz"))[0] == 503 and probe, "/healthz to fail"
+        lambda: (probe := controller.get("/readyz"))[0] == 503 and probe, "/readyz to fail"
     )
     assert "watch " in body and "down" in body and "forbidden" in body.lower()
-    assert controller.get("/readyz")[0] == 503
+    # Liveness is the process, not the API: a restart would not give the permission back.
+    assert controller.get("/healthz") == (200, "ok\n")
     assert controller.total("kasugai_controller_watch_restarts_total") > 0
 
     rbac.create_cluster_role_binding(binding)
-    wait_for(lambda: controller.get("/healthz")[0] == 200, "/healthz to recover", timeout=120)
+    wait_for(lambda: controller.get("/readyz")[0] == 200, "/readyz to recover", timeout=120)
     apply_objects(kube, calc_inputs(namespace))
     wait_for_status(kube, namespace, "df-calcapp", "Deployed")
     rbac.delete_cluster_role_binding(account)
 
 
-def test_a_sidecar_may_read_configmaps_of_its_own_namespace_only(
-    cluster: EphemeralCluster, applied_manifests: subprocess.CompletedProcess[str]
+def test_a_function_pod_may_read_its_own_connection_configmap_only(
+    cluster: EphemeralCluster, kube: client.ApiClient, namespace: str, own_controller: Any
 ) -> None:
-    with cluster.impersonating_client("cpufunc-calcapp", "default") as sidecar:
+    """Each function Pod runs as an account of its own that reads ethcrl.<pod> and nothing
+    else: not another Pod's ConfigMap, not a list of them, not another namespace's."""
+    own_controller(namespace, "--leader-elect=false")
+    apply_objects(kube, calc_inputs(namespace))
+    wait_for_status(kube, namespace, "df-calcapp", "Deployed")
+    pod = "df-calcapp-wbfunction-plus-cpu-pod"
+    found = KubeApi(kube).get("Pod", namespace, pod)
+    assert found is not None and found["spec"]["serviceAccountName"] == pod
+    with cluster.impersonating_client(namespace, pod) as sidecar:
         api = KubeApi(sidecar)
-        own = "/api/v1/namespaces/cpufunc-calcapp/configmaps"
-        api.request("GET", own)  # list is allowed
-        api.request("GET", own, query=[("watch", "1"), ("timeoutSeconds", "1")])
-        assert _denied(api, "GET", "/api/v1/namespaces/cpufunc-sample/configmaps")
+        configmaps = f"/api/v1/namespaces/{namespace}/configmaps"
+        api.request("GET", f"{configmaps}/ethcrl.{pod}")
+        only_own = [("fieldSelector", f"metadata.name=ethcrl.{pod}")]
+        api.request("GET", configmaps, query=only_own)  # list and watch, by name
+        api.request("GET", configmaps, query=[*only_own, ("watch", "1"), ("timeoutSeconds", "1")])
+        assert _denied(api, "GET", configmaps)
+        assert _denied(api, "GET", f"{configmaps}/ethcrl.df-calcapp-wbfunction-minus-cpu-pod")
+        assert _denied(api, "GET", f"{configmaps}/cpufunc-config-calcapp-plus")
         assert _denied(api, "GET", "/api/v1/namespaces/default/configmaps/x")
         assert _denied(api, "GET", "/api/v1/configmaps")
-        assert _denied(api, "GET", "/api/v1/namespaces/cpufunc-calcapp/secrets")
-        assert _denied(api, "POST", own, {"metadata": {"name": "x"}})
-        assert _denied(api, "GET", "/api/v1/namespaces/cpufunc-calcapp/pods")
+        assert _denied(api, "GET", f"/api/v1/namespaces/{namespace}/secrets")
+        assert _denied(api, "PATCH", f"{configmaps}/ethcrl.{pod}", {"data": {}})
+        assert _denied(api, "GET", f"/api/v1/namespaces/{namespace}/pods")
 
 
 def test_controller_configmap_reaches_the_function_through_its_sidecar(
     cluster: EphemeralCluster,
     kube: client.ApiClient,
+    namespace: str,
     own_controller: Any,
     applied_manifests: subprocess.CompletedProcess[str],
     tmp_path: Path,
 ) -> None:
-    """controller -> ethcrl ConfigMap -> sidecar (as the namespace's default ServiceAccount,
-    with the Role from manifests/) -> rendered config -> SIGHUP, and again after a chain edit."""
-    namespace = "cpufunc-calcapp"
+    """controller -> ethcrl ConfigMap -> sidecar (as the Pod's own ServiceAccount, with the Role
+    kasugai gave it) -> rendered config -> SIGHUP, and again after a chain edit."""
     pod = "df-calcapp-wbfunction-plus-cpu-pod"
     own_controller(namespace, "--leader-elect=false")
     inputs = calc_inputs(namespace)
@@ -222,7 +273,7 @@ def test_controller_configmap_reaches_the_function_through_its_sidecar(
     shutil.copy(SAMPLES / "templates" / "calcapp-config.yaml.tmpl", config_dir / "config.yaml.tmpl")
     function = start_function(tmp_path, "plus", pod, config_dir / "config.yaml")
     kubeconfig = service_account_kubeconfig(
-        cluster, kube, namespace, "default", tmp_path / "sidecar-kubeconfig"
+        cluster, kube, namespace, pod, tmp_path / "sidecar-kubeconfig"
     )
     sidecar = start_sidecar(
         tmp_path, source="kubernetes", config_dir=config_dir, pod=pod, namespace=namespace,

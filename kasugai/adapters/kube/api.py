@@ -2,8 +2,11 @@
 
 The core reads and writes the API's own JSON, so requests here skip the generated models (whose
 deserialization would cost more than planning): requests go through ``ApiClient.call_api`` with
-dicts, and watches stream the raw response (``_preload_content=False``) of the typed list
-functions line by line.
+dicts, and watches stream the raw response (``_preload_content=False``) line by line.
+
+``acting_as(user)`` gives the same client sending every request as ``user`` (impersonation):
+the controller writes a DataFlow's objects as a ServiceAccount of the DataFlow's namespace, so
+that RBAC and admission judge them as that namespace's own.
 
 ``RESOURCES`` is also the controller's permission list: ``PERMISSIONS`` says which verbs it uses
 on which resource, and the tests hold ``manifests/rbac`` to exactly that.
@@ -13,22 +16,26 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from urllib3 import HTTPResponse
 
 __all__ = [
     "APPLY_PATCH",
     "FIELD_MANAGER",
+    "IMPERSONATION",
     "PERMISSIONS",
     "RESOURCES",
+    "WORKLOAD_PERMISSIONS",
     "KubeApi",
     "Resource",
     "error_message",
     "load_api_client",
+    "service_account_user",
 ]
 
 FIELD_MANAGER = "kasugai"
@@ -60,24 +67,6 @@ class Resource:
         sub = f"/{subresource}" if subresource else ""
         return f"{base}{scope}/{self.plural}{tail}{sub}"
 
-    def list_function(
-        self, api: client.ApiClient, namespace: str | None
-    ) -> tuple[Callable[..., Any], tuple[str, ...]]:
-        """The typed list function (and its positional arguments) that a watch streams."""
-        if self.group:
-            custom = client.CustomObjectsApi(api)
-            if namespace:
-                args = (self.group, self.version, namespace, self.plural)
-                return custom.list_namespaced_custom_object, args
-            return custom.list_cluster_custom_object, (self.group, self.version, self.plural)
-        core = client.CoreV1Api(api)
-        snake = _SNAKE[self.kind]
-        if namespace:
-            return getattr(core, f"list_namespaced_{snake}"), (namespace,)
-        return getattr(core, f"list_{snake}_for_all_namespaces"), ()
-
-
-_SNAKE = {"ConfigMap": "config_map", "Pod": "pod", "Service": "service", "Event": "event"}
 
 RESOURCES: Mapping[str, Resource] = {
     r.kind: r
@@ -88,14 +77,18 @@ RESOURCES: Mapping[str, Resource] = {
         Resource("ConfigMap", "", "v1", "configmaps"),
         Resource("Pod", "", "v1", "pods"),
         Resource("Service", "", "v1", "services"),
+        Resource("ServiceAccount", "", "v1", "serviceaccounts"),
+        Resource("Role", "rbac.authorization.k8s.io", "v1", "roles"),
+        Resource("RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings"),
         Resource("Event", "", "v1", "events"),
         Resource("Lease", "coordination.k8s.io", "v1", "leases"),
     )
 }
 
-# Every request the controller makes, as RBAC rules: (apiGroup, resource) -> verbs. Server-Side
-# Apply needs ``create`` as well as ``patch`` when the object does not exist yet. Leases are
-# only read and written in the controller's own namespace (a Role, not the ClusterRole).
+# Every request the controller makes as itself, as RBAC rules: (apiGroup, resource) -> verbs. It
+# reads what it watches, writes statuses and Events, and acts as the namespaces' kasugai
+# ServiceAccounts for everything else (``WORKLOAD_PERMISSIONS``). Leases are only read and
+# written in the controller's own namespace (a Role, not the ClusterRole).
 PERMISSIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("example.com", "dataflows"): ("list", "watch"),
     ("example.com", "functionchains"): ("list", "watch"),
@@ -103,12 +96,28 @@ PERMISSIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("example.com", "dataflows/status"): ("patch",),
     ("example.com", "functionchains/status"): ("patch",),
     ("example.com", "functiontypes/status"): ("patch",),
+    # Watched: ConfigMaps by name (the referenced ones) or by kasugai's label, the rest by the
+    # label; ``get`` finds who holds a name kasugai wanted to create.
+    ("", "configmaps"): ("get", "list", "watch"),
+    ("", "pods"): ("get", "list", "watch"),
+    ("", "services"): ("get", "list", "watch"),
+    ("", "serviceaccounts"): ("get", "list", "watch"),
+    ("rbac.authorization.k8s.io", "roles"): ("get", "list", "watch"),
+    ("rbac.authorization.k8s.io", "rolebindings"): ("get", "list", "watch"),
+    ("", "events"): ("create",),
+}
+# Impersonating the namespaces' kasugai account (and no other: resourceNames in the ClusterRole).
+IMPERSONATION: tuple[str, str, str] = ("", "serviceaccounts", "impersonate")
+# What a namespace's kasugai account needs for the objects kasugai writes as it.
+WORKLOAD_PERMISSIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
+    ("", "configmaps"): ("create", "delete", "get", "list", "patch", "watch"),
+    ("", "pods"): ("create", "delete", "patch"),
+    ("", "services"): ("create", "delete", "patch"),
+    ("", "serviceaccounts"): ("create", "delete", "patch"),
+    ("rbac.authorization.k8s.io", "roles"): ("create", "delete", "patch"),
+    ("rbac.authorization.k8s.io", "rolebindings"): ("create", "delete", "patch"),
     # Owner references that block owner deletion, where OwnerReferencesPermissionEnforcement is on.
     ("example.com", "dataflows/finalizers"): ("update",),
-    ("", "configmaps"): ("create", "delete", "list", "patch", "watch"),
-    ("", "pods"): ("create", "delete", "list", "patch", "watch"),
-    ("", "services"): ("create", "delete", "list", "patch", "watch"),
-    ("", "events"): ("create",),
 }
 LEASE_PERMISSIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("coordination.k8s.io", "leases"): ("create", "get", "update"),
@@ -139,11 +148,29 @@ def load_api_client(kubeconfig: str | None) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
+def service_account_user(namespace: str, name: str) -> str:
+    """The user name a ServiceAccount authenticates as."""
+    return f"system:serviceaccount:{namespace}:{name}"
+
+
 class KubeApi:
     """JSON requests against one API server, with the client's auth and TLS settings."""
 
-    def __init__(self, api_client: client.ApiClient) -> None:
+    def __init__(self, api_client: client.ApiClient, impersonate: str = "") -> None:
         self.client = api_client
+        self.impersonate = impersonate
+
+    def acting_as(self, user: str) -> KubeApi:
+        """The same connection, every request sent as ``user`` (``Impersonate-User``)."""
+        return KubeApi(self.client, impersonate=user)
+
+    def _headers(self, body: Any, content_type: str) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        if self.impersonate:
+            headers["Impersonate-User"] = self.impersonate
+        return headers
 
     def request(
         self,
@@ -155,14 +182,11 @@ class KubeApi:
         content_type: str = "application/json",
     ) -> dict[str, Any]:
         """The decoded JSON answer; ``ApiException`` for any status but 2xx."""
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = content_type
         serialized = self.client.param_serialize(
             method=method,
             resource_path=path,
             query_params=list(query),
-            header_params=headers,
+            header_params=self._headers(body, content_type),
             body=body,
             auth_settings=["BearerToken"],
         )
@@ -173,6 +197,28 @@ class KubeApi:
         data = response.data
         return json.loads(data) if data else {}
 
+    def watch(
+        self,
+        kind: str,
+        namespace: str | None,
+        query: Sequence[tuple[str, str]],
+        timeout: tuple[float, float],
+    ) -> HTTPResponse:
+        """A watch request's streaming response (JSON lines); ``ApiException`` if refused."""
+        serialized = self.client.param_serialize(
+            method="GET",
+            resource_path=RESOURCES[kind].path(namespace),
+            query_params=[("watch", "true"), *query],
+            header_params=self._headers(None, ""),
+            auth_settings=["BearerToken"],
+        )
+        answer = self.client.call_api(*serialized, _request_timeout=timeout)
+        response: HTTPResponse = answer.response
+        if not 200 <= response.status <= 299:
+            answer.read()
+            raise ApiException.from_response(http_resp=answer, body=None, data=None)
+        return response
+
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return self.request("GET", RESOURCES[kind].path(namespace, name))
@@ -182,7 +228,11 @@ class KubeApi:
             raise
 
     def list(
-        self, kind: str, namespace: str | None = None, label_selector: str = ""
+        self,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
     ) -> tuple[list[dict[str, Any]], str]:
         """Every object (page by page) and the list's resourceVersion, to watch from.
 
@@ -195,6 +245,8 @@ class KubeApi:
             query = [("limit", str(LIST_PAGE))]
             if label_selector:
                 query.append(("labelSelector", label_selector))
+            if field_selector:
+                query.append(("fieldSelector", field_selector))
             if token:
                 query.append(("continue", token))
             page = self.request("GET", resource.path(namespace), query=query)
@@ -235,10 +287,33 @@ class KubeApi:
             options["dryRun"] = ["All"]
         return self.request("DELETE", RESOURCES[kind].path(namespace, name), body=options)
 
-    def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+    def create(
+        self,
+        body: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        field_manager: str = FIELD_MANAGER,
+    ) -> dict[str, Any]:
+        """POST: fails with 409 AlreadyExists when the name is taken, whoever took it."""
         path = RESOURCES[str(body["kind"])].path(body["metadata"].get("namespace"))
-        query = [("dryRun", "All")] if dry_run else []
+        query = [("fieldManager", field_manager)]
+        if dry_run:
+            query.append(("dryRun", "All"))
         return self.request("POST", path, query=query, body=body)
+
+    def may_read(self, kind: str, namespace: str, name: str = "") -> tuple[bool, str]:
+        """Whether this client (as whoever it acts as) may get ``name``, or list the kind in
+        ``namespace`` when no name is given; and the API server's reason when not."""
+        path = RESOURCES[kind].path(namespace, name or None)
+        try:
+            self.request("GET", path, query=[] if name else [("limit", "1")])
+        except ApiException as error:
+            if error.status == 404:
+                return True, ""  # allowed to look, and nothing is there
+            if error.status in (401, 403):
+                return False, error_message(error)
+            raise
+        return True, ""
 
     def replace(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """PUT: fails with 409 when ``metadata.resourceVersion`` is not the current one."""

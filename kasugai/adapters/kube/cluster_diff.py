@@ -25,13 +25,14 @@ from kubernetes.client.exceptions import ApiException
 
 from kasugai.adapters.files import Loaded
 from kasugai.adapters.kube.api import KubeApi, error_message
-from kasugai.adapters.kube.controller import INVENTORY_SELECTOR
+from kasugai.adapters.kube.controller import INVENTORY_SELECTOR, WRITTEN_KINDS
 from kasugai.adapters.kube.watchers import observed
-from kasugai.core.diff import Action, diff, object_key, project
+from kasugai.core.diff import Action, diff, project
 from kasugai.core.engine import Engine
-from kasugai.core.events import ObjectKey, Observed
+from kasugai.core.events import Observed
 from kasugai.core.inventory import copy_json
 from kasugai.core.options import PlanOptions
+from kasugai.core.ownership import owned_objects
 
 __all__ = ["ClusterDiff", "diff_cluster"]
 
@@ -60,7 +61,7 @@ def diff_cluster(api: KubeApi, inputs: list[Loaded], options: PlanOptions) -> Cl
     for dataflow in dataflows:
         plan = engine.plan_of(dataflow.key)
         desired = list(plan.objects) if plan else []
-        actions.extend(diff(desired, _actual(engine, dataflow.key, desired)))
+        actions.extend(diff(desired, owned_objects(engine.world, dataflow.key, desired)))
     checked: list[Action] = []
     errors: list[str] = []
     for action in actions:
@@ -80,7 +81,7 @@ def _live(api: KubeApi, namespaces: Iterable[str]) -> list[Observed]:
         for kind in _INPUT_KINDS:
             items, _ = api.list(kind, namespace)
             found.extend(observed(kind, body) for body in items)
-        for kind in ("Pod", "Service"):
+        for kind in WRITTEN_KINDS:
             items, _ = api.list(kind, namespace, INVENTORY_SELECTOR)
             found.extend(observed(kind, body) for body in items)
     return found
@@ -95,12 +96,6 @@ def _with_live_uid(api: KubeApi, event: Observed) -> Observed:
     body = copy_json(dict(event.body))
     body.setdefault("metadata", {})["uid"] = uid
     return Observed(event.kind, event.namespace, event.name, body)
-
-
-def _actual(engine: Engine, key: ObjectKey, desired: list[dict[str, Any]]) -> list[Any]:
-    world = engine.world
-    keys = set(world.inventory_of(key)) | {object_key(obj) for obj in desired}
-    return [stored.body for k in sorted(keys) if (stored := world.get(k)) is not None]
 
 
 def _dry_run(api: KubeApi, action: Action) -> Action | None:

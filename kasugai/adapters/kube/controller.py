@@ -6,10 +6,15 @@ Lease is released (another replica takes over at once, and nothing is written af
 release), then the watches end. It returns the exit status: 0 after a clean stop, 1 when the
 reconcile loop died of a bug (logged with its traceback; the probes report it meanwhile).
 
-What is watched: DataFlows, FunctionChains, FunctionTypes and ConfigMaps (config, functioninfo,
-user-requirement, and our own ``ethcrl.*``), in every namespace or in the given ones (ConfigMaps
-also in ``default``, where the samples keep configs); Pods and Services only with kasugai's
-managed-by label. The core ignores ConfigMaps that nothing refers to.
+What is watched: DataFlows, FunctionChains and FunctionTypes, in every namespace or in the given
+ones; the objects kasugai writes (Pods, Services, ConfigMaps, ServiceAccounts, Roles and
+RoleBindings) only with kasugai's managed-by label; and, each by name, the ConfigMaps the world
+refers to (config, functioninfo, user requirement: ``NamedWatches``). A ConfigMap nothing refers
+to is never read.
+
+Probes: ``/healthz`` says whether the process works (its reconcile loop runs), so that a
+liveness probe never restarts a healthy controller during an API server outage; ``/readyz``
+also says whether the watches are connected and have listed.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ import attrs
 import structlog
 
 from kasugai.adapters.journal import JournalWriter
+from kasugai.adapters.kube.access_checks import AccessChecks
 from kasugai.adapters.kube.api import KubeApi, load_api_client
 from kasugai.adapters.kube.leader import LeaseElector, LeaseTiming
 from kasugai.adapters.kube.loop import LeaderChanged, Reconciler
+from kasugai.adapters.kube.named_watches import NamedWatches
 from kasugai.adapters.kube.observability import HealthServer, Metrics
 from kasugai.adapters.kube.pacing import TokenBucket
 from kasugai.adapters.kube.recorder import EventRecorder
@@ -41,7 +48,6 @@ __all__ = ["Controller", "ControllerSettings", "default_identity", "watched"]
 log = structlog.get_logger("kasugai.controller")
 
 INVENTORY_SELECTOR = f"{names.MANAGED_BY_LABEL}={names.MANAGER}"
-CONFIG_NAMESPACE = "default"  # where the original read every config ConfigMap
 
 
 def default_identity() -> str:
@@ -62,20 +68,22 @@ class ControllerSettings:
     metrics_bind_address: str = ":8080"
     write_qps: float = 50.0
     write_burst: int = 100
+    max_named_watches: int = 1000
     watch_timeouts: WatchTimeouts = attrs.field(factory=WatchTimeouts)
     lease_timing: LeaseTiming = attrs.field(factory=LeaseTiming)
     plan_options: PlanOptions = attrs.field(factory=PlanOptions)
 
 
+WRITTEN_KINDS = ("ConfigMap", "Pod", "Service", "ServiceAccount", "Role", "RoleBinding")
+
+
 def watched(namespaces: tuple[str, ...]) -> list[tuple[str, str | None, str]]:
-    """(kind, namespace or None for all, label selector) of every watch."""
+    """(kind, namespace or None for all, label selector) of every fixed watch."""
     scopes: list[str | None] = list(dict.fromkeys(namespaces)) or [None]
-    config_scopes = scopes if scopes == [None] else list(dict.fromkeys([*scopes, CONFIG_NAMESPACE]))
     found: list[tuple[str, str | None, str]] = []
     for kind in ("DataFlow", "FunctionChain", "FunctionType"):
         found.extend((kind, scope, "") for scope in scopes)
-    found.extend(("ConfigMap", scope, "") for scope in config_scopes)
-    for kind in ("Pod", "Service"):
+    for kind in WRITTEN_KINDS:
         found.extend((kind, scope, INVENTORY_SELECTOR) for scope in scopes)
     return found
 
@@ -112,8 +120,18 @@ class Controller:
             writer = Writer(self.api, self.metrics, bucket, may_write, self.stop)
         specs = watched(settings.namespaces)
         self.recorder = EventRecorder(writer, settings.identity, self.metrics)
+        self.named = NamedWatches(
+            self.api,
+            lambda delivery: self.reconciler.queue.put(delivery),
+            self.metrics,
+            settings.watch_timeouts,
+            limit=settings.max_named_watches,
+        )
+        # In a cluster, references across namespaces are followed only where allowed.
+        options = attrs.evolve(settings.plan_options, check_access=True)
         self.reconciler = Reconciler(
-            Engine(settings.plan_options),
+            Engine(options),
+            api=self.api,
             writer=writer,
             recorder=self.recorder,
             metrics=self.metrics,
@@ -121,6 +139,8 @@ class Controller:
             leader=may_write,
             render=render,
             journal=self.journal,
+            named=self.named,
+            access=AccessChecks(self.api),
         )
         self.watchers = [
             Watcher(
@@ -140,21 +160,24 @@ class Controller:
         self._loop = threading.Thread(target=self._run_loop, name="reconcile")
 
     def problems(self) -> list[str]:
-        """What /healthz reports: a dead loop, watches that failed and are not back yet."""
-        found = [] if self._loop.is_alive() or not self._loop.ident else ["reconcile loop: dead"]
-        found.extend(
-            f"watch {w.name}: down ({w.state.reason}), {w.state.restarts} restart(s)"
-            for w in self.watchers
-            if w.state.restarts and not w.state.up
-        )
-        return found
+        """What /healthz reports: whether the process works (its reconcile loop runs).
+
+        Not the API connection: a restart would not bring the API server back.
+        """
+        return [] if self._loop.is_alive() or not self._loop.ident else ["reconcile loop: dead"]
 
     def unready(self) -> list[str]:
-        """What /readyz reports: the problems, and watches that have not listed yet."""
-        waiting = self.reconciler.waiting_for()
-        return self.problems() + (
-            [f"waiting for the first list of {', '.join(waiting)}"] if waiting else []
+        """What /readyz reports: the problems, watches that are down or have not listed yet."""
+        found = self.problems()
+        found.extend(
+            f"watch {w.name}: down ({w.state.reason}), {w.state.restarts} restart(s)"
+            for w in [*self.watchers, *self.named.watchers]
+            if w.state.restarts and not w.state.up
         )
+        waiting = self.reconciler.waiting_for()
+        if waiting:
+            found.append(f"waiting for the first list of {', '.join(waiting)}")
+        return found
 
     def run(self) -> int:
         """Until ``self.stop`` is set or the loop dies; the exit status."""
@@ -194,8 +217,10 @@ class Controller:
             self.elector.stop()
         for watcher in self.watchers:
             watcher.stop()
+        self.named.stop()
         for watcher in self.watchers:
             watcher.join(10)
+        self.named.join(10)
         if self.journal is not None:
             self.journal.close()
         self.health.stop()

@@ -9,8 +9,17 @@ is written when they agree, so a steady state costs no write at all.
 
 Before every watch has listed once, events are only buffered (a half-listed world would look
 like missing objects); the first full world is folded in one batch, and its decisions are
-logged but not published as Events (they describe the past). Gaining the Lease marks
-everything dirty, since another replica may have left work undone.
+logged but not published as Events (they describe the past). The world then names the
+ConfigMaps it refers to, each of which gets a watch by name (``NamedWatches``), and the
+references across namespaces it needs checked (``AccessChecks``); only when those have listed
+and been answered too does the first reconcile run, so a restart rewrites nothing. Gaining the
+Lease marks everything dirty, since another replica may have left work undone.
+
+A DataFlow's objects are written as its namespace's ServiceAccount and compared only with the
+observed objects it owns (``kasugai.core.ownership``); a name held by a foreign object is found
+by the create's 409 and reported by the core, never overwritten. The objects of a DataFlow that
+is gone are left to Kubernetes' garbage collector (their ownerReferences). A failure while
+reconciling one DataFlow is logged and reported on it; the others go on.
 
 Writes are folded back at once: the server's answer to an apply is the object as it now is, so
 the next pass sees it without waiting for the watch (``ledger`` says why that is safe, and what
@@ -33,8 +42,10 @@ import structlog
 from kubernetes.client.exceptions import ApiException
 
 from kasugai.adapters.journal import JournalWriter
-from kasugai.adapters.kube.api import error_message
+from kasugai.adapters.kube.access_checks import AccessChecks
+from kasugai.adapters.kube.api import KubeApi, error_message, service_account_user
 from kasugai.adapters.kube.ledger import Ledger, uid_of, version_of
+from kasugai.adapters.kube.named_watches import NamedWatches
 from kasugai.adapters.kube.observability import Metrics
 from kasugai.adapters.kube.pacing import REQUEST_ERRORS, Stopped, is_transient
 from kasugai.adapters.kube.recorder import EventRecorder
@@ -43,9 +54,12 @@ from kasugai.adapters.kube.watchers import Delivery, observed
 from kasugai.adapters.kube.writer import NotLeader, Writer
 from kasugai.backoff import Backoff
 from kasugai.core import names
-from kasugai.core.diff import Action, diff, object_key
-from kasugai.core.engine import Engine
+from kasugai.core.access import ACCESS_KIND
+from kasugai.core.diff import Action, diff
+from kasugai.core.engine import Changes, Engine
 from kasugai.core.events import Forgotten, ObjectKey, Observed, Transitioned
+from kasugai.core.inventory import Owner
+from kasugai.core.ownership import observed_objects, owned_objects
 from kasugai.core.world import owning_dataflow
 
 __all__ = ["LeaderChanged", "Reconciler"]
@@ -53,6 +67,8 @@ __all__ = ["LeaderChanged", "Reconciler"]
 log = structlog.get_logger("kasugai.controller")
 
 STATUS_KINDS = ("FunctionChain", "FunctionType")
+# Kinds whose change may change what the world refers to (the named watches to run).
+REFERRING_KINDS = frozenset({"DataFlow", "FunctionChain", "FunctionType", "ConfigMap"})
 MAX_BATCH = 20_000
 IDLE_WAIT_S = 1.0
 
@@ -77,6 +93,7 @@ class Reconciler:
         self,
         engine: Engine,
         *,
+        api: KubeApi,
         writer: Writer | None,
         recorder: EventRecorder,
         metrics: Metrics,
@@ -85,9 +102,14 @@ class Reconciler:
         render: Callable[[Sequence[Action]], str],
         journal: JournalWriter | None = None,
         backoff: Backoff | None = None,
+        named: NamedWatches | None = None,
+        access: AccessChecks | None = None,
     ) -> None:
         self.engine = engine
+        self.api = api
         self.writer = writer  # None: dry-run
+        self.named = named
+        self.access = access
         self.recorder = recorder
         self.metrics = metrics
         self.leader = leader
@@ -96,8 +118,11 @@ class Reconciler:
         self.backoff = backoff or Backoff(initial=1.0, maximum=300.0, jitter=0.2)
         self.queue: queue.Queue[Message] = queue.Queue()
         self._unsynced = set(watches)
+        self._initialized = False  # the first whole world is folded, named watches included
+        self._references_changed = True
         self._buffer: list[Observed | Forgotten] = []
         self._dirty: set[ObjectKey] = set()
+        self._gone: dict[ObjectKey, str] = {}  # deleted DataFlow -> the account it wrote as
         self._dirty_statuses: set[ObjectKey] = set()
         self._retry_at: dict[ObjectKey, float] = {}
         self._retries: dict[ObjectKey, int] = {}
@@ -107,8 +132,8 @@ class Reconciler:
 
     @property
     def synced(self) -> bool:
-        """Every watch has listed once."""
-        return not self._unsynced
+        """Every watch has listed once, and the world they make up has been folded."""
+        return self._initialized
 
     def waiting_for(self) -> list[str]:
         """The watches that have not listed yet."""
@@ -119,6 +144,8 @@ class Reconciler:
             busy = self._may_reconcile() and (self._dirty or self._dirty_statuses)
             self._take(self._drain(0.0 if busy else self._idle_wait()))
             self.metrics.queue_depth.set(self.queue.qsize())
+            if self.synced:
+                self._check_access(publish=True)
             if self._may_reconcile():
                 try:
                     self._reconcile_due()
@@ -144,7 +171,6 @@ class Reconciler:
 
     def _take(self, messages: list[Message]) -> None:
         events: list[Observed | Forgotten] = []
-        was_synced = self.synced
         for message in messages:
             if isinstance(message, LeaderChanged):
                 if message.leading and self.synced:
@@ -153,15 +179,49 @@ class Reconciler:
             events.extend(e for e in message.events if self._ledger.admit(e, message.relisted))
             if message.relisted:
                 self._unsynced.discard(message.watch)
-        if was_synced:
+        if self._initialized:
             self._apply(events, publish=True)
+            self._follow()
             return
         self._buffer.extend(events)
-        if self.synced:
-            buffered, self._buffer = self._buffer, []
-            log.info("every watch listed; reconciling", objects=len(buffered))
-            self._apply(buffered, publish=False)
-            self._mark_all()
+        if self._unsynced:
+            return
+        buffered, self._buffer = self._buffer, []
+        self._apply(buffered, publish=False)
+        if self._follow():  # more watches to list before the world is whole
+            return
+        self._check_access(publish=False)
+        if self._follow():
+            return
+        self._initialized = True
+        log.info("every watch listed; reconciling", objects=len(list(self.engine.world)))
+        self._mark_all()
+
+    def _follow(self) -> bool:
+        """Watch what the world refers to by name; whether a new watch was started."""
+        if self.named is None or not self._references_changed:
+            return False
+        self._references_changed = False
+        started, stopped = self.named.follow(self.engine.wanted())
+        world = self.engine.world
+        forgotten: list[Observed | Forgotten] = [
+            Forgotten(key.kind, key.namespace, key.name)
+            for key in stopped
+            if (stored := world.get(key)) is not None and not _managed(stored.body)
+        ]
+        self._apply(forgotten, publish=self._initialized)
+        if self._initialized:
+            return False
+        self._unsynced.update(started)
+        return bool(started)
+
+    def _check_access(self, publish: bool) -> None:
+        """Ask the access questions that are due and fold the answers in."""
+        if self.access is None:
+            return
+        due = self.access.due(set(self.engine.world.keys(ACCESS_KIND)))
+        if due:
+            self._apply(list(self.access.ask(due)), publish)
 
     def _apply(self, events: list[Observed | Forgotten], publish: bool) -> None:
         if not events:
@@ -178,15 +238,49 @@ class Reconciler:
                     self._dirty.add(owner)
             if event.key.kind in STATUS_KINDS:
                 self._dirty_statuses.add(event.key)
-        if self.journal is not None:
-            changes = [self.journal.apply(self.engine, event) for event in events]
-        else:
-            changes = [self.engine.apply_all(events)]
-        for change in changes:
+            if event.key.kind in REFERRING_KINDS:
+                self._references_changed = True
+            if event.key.kind == "DataFlow" and isinstance(event, Forgotten):
+                self._remember_gone(event.key)
+        for change in self._fold_events(events):
             self._dirty |= change.replanned
             self._dirty_statuses |= set(change.statuses)
+            if self.access is not None:
+                for key, plan in change.plans.items():
+                    self.access.need(key, plan.questions)
+                for key in change.removed:
+                    self.access.need(key, ())
+                for key, status in change.statuses.items():
+                    self.access.need(key, status.questions if status else ())
+            if any(plan.conflicts for plan in change.plans.values()):
+                self._references_changed = True
             for transition in change.transitions:
                 self._transition(transition, publish)
+
+    def _remember_gone(self, key: ObjectKey) -> None:
+        """Who wrote for a deleted DataFlow, to delete what it owned as that account."""
+        plan = self.engine.plan_of(key)
+        if plan is not None:
+            self._gone[key] = plan.service_account
+
+    def _fold_events(self, events: list[Observed | Forgotten]) -> list[Changes]:
+        """Fold into the engine (through the journal, if any); an event that breaks the core
+        is logged and left out, and the others are folded all the same."""
+        if self.journal is None:
+            try:
+                return [self.engine.apply_all(events)]
+            except Exception:
+                log.exception("folding a batch failed; folding its events one by one")
+        changes = []
+        for event in events:
+            try:
+                if self.journal is not None:
+                    changes.append(self.journal.apply(self.engine, event))
+                else:
+                    changes.append(self.engine.apply(event))
+            except Exception:
+                log.exception("an event could not be folded; it is left out", object=str(event.key))
+        return changes
 
     def _transition(self, transition: Transitioned, publish: bool) -> None:
         stored = self.engine.world.get(transition.object)
@@ -202,7 +296,7 @@ class Reconciler:
     # --- writes out --------------------------------------------------------------------------
 
     def _may_reconcile(self) -> bool:
-        return self.synced and (self.writer is None or self.leader())
+        return self._initialized and (self.writer is None or self.leader())
 
     def _reconcile_due(self) -> None:
         moment = time.monotonic()
@@ -214,7 +308,7 @@ class Reconciler:
         written: list[dict[str, Any]] = []
         try:
             for key in dataflows:
-                written.extend(self._reconcile(key))
+                written.extend(self._reconcile_guarded(key))
             for key in statuses:
                 status = self.engine.status_of(key)
                 if status is not None:
@@ -223,11 +317,34 @@ class Reconciler:
             log.info("lost the lease; writing stopped")
         self._fold(written)
 
+    def _reconcile_guarded(self, key: ObjectKey) -> list[dict[str, Any]]:
+        """``_reconcile``; a fault in it is reported on this DataFlow and retried later."""
+        try:
+            return self._reconcile(key)
+        except (NotLeader, Stopped):
+            raise
+        except Exception as error:
+            log.exception("reconciling a DataFlow failed", dataflow=f"{key.namespace}/{key.name}")
+            self._set_failure(key, f"internal error while reconciling: {type(error).__name__}")
+            self._schedule_retry(key, str(key), error)
+            return []
+
     def _reconcile(self, key: ObjectKey) -> list[dict[str, Any]]:
         self.metrics.reconciles.inc()
         plan = self.engine.plan_of(key)
-        desired = list(plan.objects) if plan else []
-        actual = self._actual(key, desired)
+        if plan is not None:
+            desired = list(plan.objects)
+            actual = owned_objects(self.engine.world, key, desired)
+            account = plan.service_account
+        else:
+            # No DataFlow of this name exists: what one owned goes, as the garbage collector
+            # would have it (an object whose owner is absent); as the account that wrote it.
+            account = self._gone.get(key, names.DATAFLOW_SERVICE_ACCOUNT)
+            desired = []
+            actual = observed_objects(self.engine.world, Owner(key.namespace, key.name), key, [])
+            if not actual:
+                self._gone.pop(key, None)
+        as_user = service_account_user(key.namespace, account)
         actions = [a for a in diff(desired, actual) if not self._ledger.settled(a)]
         for action in actions:
             self.metrics.planned.labels(action.verb, action.key.kind).inc()
@@ -238,7 +355,7 @@ class Reconciler:
         failure = ""
         for action in actions:
             try:
-                answer = self._execute(self.writer, action)
+                answer = self._execute(self.writer, action, as_user)
             except REQUEST_ERRORS as error:
                 # Reported either way (a 500 can be the data: the server cannot convert it);
                 # retried later if it may pass, else not until the inputs or the object change.
@@ -255,22 +372,30 @@ class Reconciler:
         self._set_failure(key, failure)
         return written + self._write_dataflow_status(key)
 
-    def _actual(self, key: ObjectKey, desired: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
-        world = self.engine.world
-        keys = set(world.inventory_of(key)) | {object_key(obj) for obj in desired}
-        return [stored.body for k in sorted(keys) if (stored := world.get(k)) is not None]
-
-    def _execute(self, writer: Writer, action: Action) -> dict[str, Any] | None:
+    def _execute(self, writer: Writer, action: Action, as_user: str) -> dict[str, Any] | None:
         key = action.key
-        if action.verb in ("create", "patch"):
+        if action.verb == "create":
             assert action.desired is not None
-            answer = writer.apply(action.desired)
+            try:
+                answer = writer.create(action.desired, as_user)
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+                # The name is taken: fold in whoever holds it (the core tells ours from not).
+                log.info("create found the name taken", object=str(key))
+                return self.api.get(key.kind, key.namespace, key.name)
             self._ledger.applied(action, answer)
-            log.info("applied", verb=action.verb, object=str(key))
+            log.info("created", object=str(key))
+            return answer
+        if action.verb == "patch":
+            assert action.desired is not None
+            answer = writer.apply(action.desired, as_user)
+            self._ledger.applied(action, answer)
+            log.info("applied", object=str(key))
             return answer
         uid = uid_of(action.actual)
         try:
-            writer.delete(key.kind, key.namespace, key.name, uid)
+            writer.delete(key.kind, key.namespace, key.name, uid, as_user)
         except ApiException as error:
             if error.status == 409:  # another incarnation by now: the watch will show it
                 return None

@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 from urllib3 import HTTPResponse
 
-from kasugai.adapters.kube.api import RESOURCES, KubeApi, error_message
+from kasugai.adapters.kube.api import KubeApi, error_message
 from kasugai.adapters.kube.observability import Metrics
 from kasugai.backoff import Backoff
 from kasugai.core.events import Forgotten, ObjectKey, Observed
@@ -96,6 +96,8 @@ class Watcher:
         metrics: Metrics,
         *,
         label_selector: str = "",
+        field_selector: str = "",
+        name: str = "",
         timeouts: WatchTimeouts | None = None,
         backoff: Backoff | None = None,
     ) -> None:
@@ -103,11 +105,12 @@ class Watcher:
         self.kind = kind
         self.namespace = namespace
         self.label_selector = label_selector
+        self.field_selector = field_selector
         self.deliver = deliver
         self.metrics = metrics
         self.timeouts = timeouts or WatchTimeouts()
         self.backoff = backoff or Backoff(initial=0.5, maximum=30.0, jitter=0.2)
-        self.name = watch_name(kind, namespace)
+        self.name = name or watch_name(kind, namespace)
         self.state = WatchState(self.name)
         self._versions: dict[ObjectKey, str] = {}  # what we reported: key -> resourceVersion
         self._resume_from = ""
@@ -161,7 +164,9 @@ class Watcher:
         self.state.reason = "stopped"
 
     def _relist(self) -> None:
-        items, version = self.api.list(self.kind, self.namespace, self.label_selector)
+        items, version = self.api.list(
+            self.kind, self.namespace, self.label_selector, self.field_selector
+        )
         seen: dict[ObjectKey, str] = {}
         events: list[Observed | Forgotten] = []
         for body in items:
@@ -188,18 +193,17 @@ class Watcher:
 
     def _stream(self) -> None:
         """One watch request, from ``_resume_from`` until the server ends it."""
-        function, args = RESOURCES[self.kind].list_function(self.api.client, self.namespace)
-        options: dict[str, Any] = {
-            "watch": True,
-            "resource_version": self._resume_from,
-            "allow_watch_bookmarks": True,
-            "timeout_seconds": int(self.timeouts.watch * random.uniform(1.0, 2.0)),
-            "_preload_content": False,
-            "_request_timeout": (self.timeouts.connect, self.timeouts.inactivity),
-        }
+        query = [
+            ("resourceVersion", self._resume_from),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(int(self.timeouts.watch * random.uniform(1.0, 2.0)))),
+        ]
         if self.label_selector:
-            options["label_selector"] = self.label_selector
-        response = function(*args, **options)
+            query.append(("labelSelector", self.label_selector))
+        if self.field_selector:
+            query.append(("fieldSelector", self.field_selector))
+        timeout = (self.timeouts.connect, self.timeouts.inactivity)
+        response = self.api.watch(self.kind, self.namespace, query, timeout)
         self._response = response
         self._mark_up()
         try:

@@ -1,4 +1,7 @@
-"""Every write the controller sends: Server-Side Apply, deletes, statuses and Events.
+"""Every write the controller sends: creates, Server-Side Apply, deletes, statuses and Events.
+
+Workload objects (Pods, Services, ConfigMaps, a Pod's ServiceAccount and Role) are written as
+the DataFlow namespace's ServiceAccount (``as_user``); statuses and Events as the controller.
 
 Each request first takes a token from the process-wide ``TokenBucket``, then checks that this
 replica still leads (a replica that lost the Lease sends nothing more, not even a retry), and is
@@ -53,19 +56,26 @@ class Writer:
         self.backoff = backoff or Backoff(initial=0.2, jitter=0.2)
         self.attempts = attempts
 
-    def apply(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Server-Side Apply of a whole object; the server's answer (the object now)."""
-        return self._send("apply", str(body["kind"]), lambda: self.api.apply(body))
+    def apply(self, body: Mapping[str, Any], as_user: str) -> dict[str, Any]:
+        """Server-Side Apply of a whole object, as ``as_user``; the object as it now is."""
+        api = self.api.acting_as(as_user)
+        return self._send("apply", str(body["kind"]), lambda: api.apply(body))
+
+    def create(self, body: Mapping[str, Any], as_user: str) -> dict[str, Any]:
+        """Create an object, as ``as_user``; 409 AlreadyExists if its name is taken."""
+        api = self.api.acting_as(as_user)
+        return self._send("create", str(body["kind"]), lambda: api.create(body))
 
     def apply_status(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Server-Side Apply of ``status`` through the status subresource."""
         kind = str(body["kind"])
         return self._send("status", kind, lambda: self.api.apply(body, subresource="status"))
 
-    def delete(self, kind: str, namespace: str, name: str, uid: str) -> bool:
-        """Delete that incarnation (``uid``) of the object; False if it was already gone."""
+    def delete(self, kind: str, namespace: str, name: str, uid: str, as_user: str) -> bool:
+        """Delete that incarnation (``uid``) of the object, as ``as_user``; False if gone."""
+        api = self.api.acting_as(as_user)
         try:
-            self._send("delete", kind, lambda: self.api.delete(kind, namespace, name, uid=uid))
+            self._send("delete", kind, lambda: api.delete(kind, namespace, name, uid=uid))
         except ApiException as error:
             if error.status == 404:
                 return False
