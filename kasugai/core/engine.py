@@ -16,11 +16,9 @@ from typing import Any
 import attrs
 
 from kasugai.core import lifecycle
-from kasugai.core.access import AccessQuestion
 from kasugai.core.events import Event, Forgotten, ObjectKey, Observed, Transitioned
 from kasugai.core.options import PlanOptions
 from kasugai.core.plan import DataFlowPlan, StatusPlan, plan_dataflow, plan_status, status_object
-from kasugai.core.reads import referenced_configmaps
 from kasugai.core.world import Concern, World, concerned, fold_all
 
 __all__ = ["Changes", "Engine"]
@@ -61,11 +59,18 @@ class Engine:
         """Fold one event and re-plan what it concerns."""
         return self.apply_all((event,))
 
-    def apply_all(self, events: Iterable[Event]) -> Changes:
-        """Fold a batch of events (e.g. an initial list) and re-plan what any of them concerns."""
+    def preview(self, events: Iterable[Event]) -> World:
+        """The world ``events`` would make, without taking them in."""
+        return fold_all(self._world, events)
+
+    def apply_all(self, events: Iterable[Event], folded: World | None = None) -> Changes:
+        """Fold a batch of events (e.g. an initial list) and re-plan what any of them concerns.
+
+        ``folded``: ``preview(events)`` if the caller made it already (folding parses bodies).
+        """
         events = list(events)
         before = self._world
-        after = fold_all(before, events)
+        after = folded if folded is not None else fold_all(before, events)
         self._world = after
         keys = {e.key for e in events if isinstance(e, Observed | Forgotten)}
         if not before.objects:  # first load: everything is concerned
@@ -148,22 +153,10 @@ class Engine:
             for obj in getattr(plan, part)
         ]
 
-    def questions(self) -> frozenset[AccessQuestion]:
-        """Every access check the current plans and statuses need (answered or not)."""
-        found: set[AccessQuestion] = set()
-        for plan in self._plans.values():
-            found.update(plan.questions)
-        for status in self._statuses.values():
-            found.update(status.questions)
-        return frozenset(found)
-
-    def wanted(self) -> frozenset[ObjectKey]:
-        """Objects an adapter should watch by name: referenced ConfigMaps, and the foreign
-        objects some plan collides with (so that their removal is seen)."""
-        found = set(referenced_configmaps(self._world))
-        for plan in self._plans.values():
-            found.update(plan.conflicts)
-        return frozenset(found)
+    def conflicting(self) -> frozenset[ObjectKey]:
+        """Foreign objects some plan collides with (an adapter watches them by name, so that
+        their removal is seen)."""
+        return frozenset(key for plan in self._plans.values() for key in plan.conflicts)
 
     def status_objects(self) -> list[dict[str, Any]]:
         """The status of every DataFlow, then FunctionChain, then FunctionType, as objects."""

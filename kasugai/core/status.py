@@ -67,6 +67,11 @@ def summarize(messages: Iterable[str], limit: int = 3) -> str:
     return f"{text} (and {len(found) - limit} more)" if len(found) > limit else text
 
 
+def _reason(problems: tuple[Problem, ...]) -> str:
+    """The reason of the first problem that has one (Conflict, AccessDenied), else InvalidSpec."""
+    return next((p.reason for p in problems if p.reason and not p.waiting), "InvalidSpec")
+
+
 def ready_status(problems: tuple[Problem, ...], ok_message: str) -> dict[str, Any]:
     """FunctionChain / FunctionType status: ``Ready`` or ``Error`` with a message."""
     if not problems:
@@ -76,7 +81,7 @@ def ready_status(problems: tuple[Problem, ...], ok_message: str) -> dict[str, An
             "conditions": [condition("Ready", True, "Resolved", ok_message)],
         }
     message = summarize((p.message for p in problems), limit=5)
-    reason = "InvalidSpec" if any(not p.waiting for p in problems) else "WaitingForInputs"
+    reason = _reason(problems) if any(not p.waiting for p in problems) else "WaitingForInputs"
     return {
         "status": "Error",
         "message": message,
@@ -99,7 +104,7 @@ def dataflow_status(
         status["observedGeneration"] = generation
     conditions = [condition("Ready", state == DEPLOYED, state, message)]
     if problems:
-        reason = "InvalidSpec" if state == ERROR else "WaitingForInputs"
+        reason = _reason(problems) if state == ERROR else "WaitingForInputs"
         if state not in (ERROR, PENDING):
             reason = state
         conditions.append(condition("Resolved", False, reason, message))

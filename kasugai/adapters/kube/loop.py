@@ -60,7 +60,8 @@ from kasugai.core.engine import Changes, Engine
 from kasugai.core.events import Forgotten, ObjectKey, Observed, Transitioned
 from kasugai.core.inventory import Owner
 from kasugai.core.ownership import observed_objects, owned_objects
-from kasugai.core.world import owning_dataflow
+from kasugai.core.reads import referenced_configmaps
+from kasugai.core.world import World, owning_dataflow
 
 __all__ = ["LeaderChanged", "Reconciler"]
 
@@ -69,6 +70,7 @@ log = structlog.get_logger("kasugai.controller")
 STATUS_KINDS = ("FunctionChain", "FunctionType")
 # Kinds whose change may change what the world refers to (the named watches to run).
 REFERRING_KINDS = frozenset({"DataFlow", "FunctionChain", "FunctionType", "ConfigMap"})
+NAMED_SYNC_S = 10.0  # how long new named watches may hold events back before they list
 MAX_BATCH = 20_000
 IDLE_WAIT_S = 1.0
 
@@ -119,6 +121,7 @@ class Reconciler:
         self.queue: queue.Queue[Message] = queue.Queue()
         self._unsynced = set(watches)
         self._initialized = False  # the first whole world is folded, named watches included
+        self._unsynced_since = time.monotonic()
         self._references_changed = True
         self._buffer: list[Observed | Forgotten] = []
         self._dirty: set[ObjectKey] = set()
@@ -179,41 +182,82 @@ class Reconciler:
             events.extend(e for e in message.events if self._ledger.admit(e, message.relisted))
             if message.relisted:
                 self._unsynced.discard(message.watch)
-        if self._initialized:
-            self._apply(events, publish=True)
-            self._follow()
-            return
         self._buffer.extend(events)
-        if self._unsynced:
+        if self._unsynced and not self._waited_enough():
             return
-        buffered, self._buffer = self._buffer, []
-        self._apply(buffered, publish=False)
-        if self._follow():  # more watches to list before the world is whole
+        batch, self._buffer = self._buffer, []
+        folded = self._watch_references(batch)
+        if folded is None:  # it refers to ConfigMaps not listed yet: fold it once they are
+            self._buffer = batch
             return
-        self._check_access(publish=False)
-        if self._follow():
-            return
-        self._initialized = True
-        log.info("every watch listed; reconciling", objects=len(list(self.engine.world)))
-        self._mark_all()
+        self._apply(batch, publish=self._initialized, folded=folded)
+        if not self._initialized:
+            self._check_access(publish=False)
+            self._initialized = True
+            log.info("every watch listed; reconciling", objects=len(list(self.engine.world)))
+            self._mark_all()
+        self._watch_conflicts()
 
-    def _follow(self) -> bool:
-        """Watch what the world refers to by name; whether a new watch was started."""
-        if self.named is None or not self._references_changed:
+    def _waited_enough(self) -> bool:
+        """Past the first sync, a new watch holds events back for ``NAMED_SYNC_S`` at most."""
+        if not self._initialized:
             return False
+        if time.monotonic() - self._unsynced_since < NAMED_SYNC_S:
+            return False
+        log.warning("watches still not listed; going on without them", watches=self.waiting_for())
+        self._unsynced.clear()
+        return True
+
+    def _watch_references(self, batch: list[Observed | Forgotten]) -> World | None:
+        """Follow the ConfigMaps the world refers to once ``batch`` is folded in (each watched
+        by name), and that world; None if a new watch must list first: until then the world
+        would miss a ConfigMap that exists (and a config would be looked for in ``default``)."""
+        folded = self._preview(batch)
+        if self.named is None or not (
+            self._references_changed or any(e.key.kind in REFERRING_KINDS for e in batch)
+        ):
+            return folded
         self._references_changed = False
-        started, stopped = self.named.follow(self.engine.wanted())
-        world = self.engine.world
-        forgotten: list[Observed | Forgotten] = [
+        wanted = referenced_configmaps(folded) | self.engine.conflicting()
+        started, stopped = self.named.follow(wanted)
+        forgotten = [
             Forgotten(key.kind, key.namespace, key.name)
             for key in stopped
-            if (stored := world.get(key)) is not None and not _managed(stored.body)
+            if (stored := folded.get(key)) is not None and not _managed(stored.body)
         ]
-        self._apply(forgotten, publish=self._initialized)
-        if self._initialized:
-            return False
-        self._unsynced.update(started)
-        return bool(started)
+        if started:
+            self._unsynced.update(started)
+            self._unsynced_since = time.monotonic()
+            batch.extend(forgotten)
+            return None
+        if forgotten:
+            batch.extend(forgotten)
+            return self._preview(batch)
+        return folded
+
+    def _preview(self, batch: list[Observed | Forgotten]) -> World:
+        """The world ``batch`` makes; an event that breaks the core is logged and taken out
+        of ``batch``, and the others are folded all the same."""
+        try:
+            return self.engine.preview(batch)
+        except Exception:
+            log.exception("folding a batch failed; folding its events one by one")
+        kept = []
+        for event in batch:
+            try:
+                self.engine.preview([event])
+            except Exception:
+                log.exception("an event could not be folded; it is left out", object=str(event.key))
+                continue
+            kept.append(event)
+        batch[:] = kept
+        return self.engine.preview(batch)
+
+    def _watch_conflicts(self) -> None:
+        """Watch the foreign objects plans collide with, so that their removal is seen."""
+        if self.named is not None and self._references_changed:
+            self._references_changed = False
+            self.named.follow(referenced_configmaps(self.engine.world) | self.engine.conflicting())
 
     def _check_access(self, publish: bool) -> None:
         """Ask the access questions that are due and fold the answers in."""
@@ -223,7 +267,10 @@ class Reconciler:
         if due:
             self._apply(list(self.access.ask(due)), publish)
 
-    def _apply(self, events: list[Observed | Forgotten], publish: bool) -> None:
+    def _apply(
+        self, events: list[Observed | Forgotten], publish: bool, folded: World | None = None
+    ) -> None:
+        """Fold ``events`` (``folded``: the world they make, if known) and note what is dirty."""
         if not events:
             return
         world = self.engine.world
@@ -238,11 +285,9 @@ class Reconciler:
                     self._dirty.add(owner)
             if event.key.kind in STATUS_KINDS:
                 self._dirty_statuses.add(event.key)
-            if event.key.kind in REFERRING_KINDS:
-                self._references_changed = True
             if event.key.kind == "DataFlow" and isinstance(event, Forgotten):
                 self._remember_gone(event.key)
-        for change in self._fold_events(events):
+        for change in self._fold_events(events, folded):
             self._dirty |= change.replanned
             self._dirty_statuses |= set(change.statuses)
             if self.access is not None:
@@ -263,12 +308,14 @@ class Reconciler:
         if plan is not None:
             self._gone[key] = plan.service_account
 
-    def _fold_events(self, events: list[Observed | Forgotten]) -> list[Changes]:
+    def _fold_events(
+        self, events: list[Observed | Forgotten], folded: World | None = None
+    ) -> list[Changes]:
         """Fold into the engine (through the journal, if any); an event that breaks the core
         is logged and left out, and the others are folded all the same."""
         if self.journal is None:
             try:
-                return [self.engine.apply_all(events)]
+                return [self.engine.apply_all(events, folded)]
             except Exception:
                 log.exception("folding a batch failed; folding its events one by one")
         changes = []
