@@ -45,7 +45,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 (cd "$src" && go build -buildvcs=false -trimpath -ldflags="-s -w$stamps" \
   -o "$staging/kasugai-testcluster" .)
-for tool in etcd kube-apiserver kubectl; do
+for tool in etcd kube-apiserver kubectl kube-scheduler kube-controller-manager kube-proxy kubelet; do
   ln -s kasugai-testcluster "$staging/$tool"
 done
 # Old versions are dead weight (the binary is large): keep only this one.
