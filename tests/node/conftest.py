@@ -95,10 +95,13 @@ def node_inputs(pytestconfig: pytest.Config) -> NodeInputs:
 
 @pytest.fixture(scope="module")
 def node(
-    node_inputs: NodeInputs, tmp_path_factory: pytest.TempPathFactory
+    node_inputs: NodeInputs, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
 ) -> Iterator[EphemeralNode]:
     """A running single-node cluster for this module's tests; stopped, and checked gone, after."""
     started = start_node(node_inputs, tmp_path_factory.mktemp("node"))
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # the figure the tier is judged by, shown live
+        print(f"\nnode tier: Ready {started.ready_seconds:.1f} s after start", flush=True)
     try:
         yield started
     finally:

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -113,7 +114,7 @@ class EphemeralNode:
         )
         kubeconfigs = self._write_kubeconfigs(creds)
 
-        self._start_containerd(bin_dir, timeout)
+        self._start_containerd(timeout)
         self.import_image(pause_archive)
         layout.cni_conf_dir.mkdir(parents=True, exist_ok=True)
         (layout.cni_conf_dir / "10-kasugai-node.conflist").write_text(configs.cni_config(layout))
@@ -185,7 +186,8 @@ class EphemeralNode:
 
     def stop(self) -> None:
         """Delete every Pod (so that the kubelet tears each down through CNI), stop every
-        daemon, and put the host back as it was. Also after a failed start; safe to repeat."""
+        daemon, and put the host back as it was. Also after a failed start."""
+        began = time.monotonic()
         failures = []
         if self._cluster is not None and self.daemons:
             try:
@@ -204,6 +206,7 @@ class EphemeralNode:
             self._lock.close()
         if failures:
             raise RuntimeError("node tier: " + "\n".join(failures))
+        _say(f"stopped, and the host restored, in {time.monotonic() - began:.1f} s")
 
     def import_image(self, archive: Path) -> None:
         """Import an image archive (OCI layout or ``docker save`` tar) into the tier's
@@ -264,7 +267,7 @@ class EphemeralNode:
             paths[user] = path
         return paths
 
-    def _start_containerd(self, bin_dir: Path, timeout: float) -> None:
+    def _start_containerd(self, timeout: float) -> None:
         layout = self.layout
         layout.containerd.mkdir(parents=True, exist_ok=True)
         config = layout.containerd / "config.toml"
@@ -302,9 +305,8 @@ class EphemeralNode:
             accounts = client.CoreV1Api(api).list_namespaced_service_account("default")
         return any(a.metadata.name == "default" for a in accounts.items)
 
-    def _await(self, what: str, ready: object, timeout: float) -> None:
+    def _await(self, what: str, ready: Callable[[], bool], timeout: float) -> None:
         """Poll ``ready`` until true; fail naming the first daemon that died, with its log."""
-        assert callable(ready)
         deadline = time.monotonic() + timeout
         while not ready():
             for daemon in self.processes:
