@@ -162,3 +162,21 @@ def test_deleting_an_owner_garbage_collects_its_pods(
         timeout=120,
         interval=0.2,
     )
+
+
+def test_an_image_that_was_not_imported_is_never_pulled(
+    node: EphemeralNode, core: client.CoreV1Api, namespace: str
+) -> None:
+    pod = busybox_pod("missing", "true")
+    pod["spec"]["containers"][0]["image"] = "registry.example/kasugai/not-imported:1"
+    pod["spec"]["containers"][0]["imagePullPolicy"] = "IfNotPresent"
+    core.create_namespaced_pod(namespace, pod)
+
+    def pull_failure() -> str | None:
+        events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=missing")
+        messages = [e.message for e in events.items if e.reason == "Failed"]
+        return next((m for m in messages if "pull" in m.lower()), None)
+
+    message = wait_until(pull_failure, "the pull to fail", timeout=120, interval=0.5)
+    # containerd's pull went to the tier's closed proxy on loopback, not to the registry.
+    assert "127.0.0.1:9" in message, message

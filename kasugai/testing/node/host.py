@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -121,8 +123,6 @@ class HostRecord:
 def exclusive_host() -> Iterator[None]:
     """Hold the machine-wide lock of the node tier: a kubelet and kube-proxy own host-wide
     state, so two tiers must never run at once. Released when the holder exits, even killed."""
-    import fcntl
-
     STATE_DIR.mkdir(mode=0o700, exist_ok=True)
     with LOCK.open("w") as lock:
         try:
@@ -140,7 +140,7 @@ def restore(record: HostRecord) -> None:
     failures: list[str] = []
     steps = (
         ("kill the tier's daemons", lambda: _kill_naming(Path(record.workdir))),
-        ("kill Pod processes", _kill_pod_processes),
+        ("kill Pod processes", lambda: _kill_pod_processes(record.pod_cgroups)),
         ("unmount", lambda: _unmount_under(Path(record.workdir))),
         ("remove Pod cgroups", lambda: _remove_pod_cgroups(record.pod_cgroups)),
         ("remove iptables chains", lambda: _remove_chains(record.chains)),
@@ -165,7 +165,7 @@ def read_sysctl(name: str) -> str | None:
     """A sysctl's value (whitespace normalised), or None where it does not exist."""
     try:
         return " ".join(_sysctl_path(name).read_text().split())
-    except (FileNotFoundError, PermissionError, OSError):
+    except OSError:
         return None
 
 
@@ -244,12 +244,14 @@ def _kill_naming(workdir: Path) -> None:
     kill_and_wait([pid for pid in _all_pids() if marker in process_cmdline(pid)], "daemons")
 
 
-def _kill_pod_processes() -> None:
-    """Containers outlive the kubelet and containerd: kill everything in kubepods cgroups."""
+def _kill_pod_processes(existed_before: Iterable[str]) -> None:
+    """Containers outlive the kubelet and containerd: kill everything in the kubepods cgroups
+    the tier made."""
+    keep = set(existed_before)
     for _ in range(5):  # a process may fork while its siblings are killed
         pids = set()
         for hierarchy in cgroup_hierarchies():
-            if (hierarchy / POD_CGROUP).is_dir():
+            if hierarchy.name not in keep:
                 pids |= cgroup_procs(hierarchy / POD_CGROUP)
         if not pids:
             return
@@ -377,8 +379,6 @@ def _iptables_lines() -> Iterator[tuple[str, str, str]]:
 
 def _rule_args(spec: str) -> list[str]:
     """iptables-save's "-A CHAIN args" as arguments after -D: "CHAIN args"."""
-    import shlex
-
     return shlex.split(spec)[1:]
 
 

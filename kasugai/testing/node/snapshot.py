@@ -192,7 +192,9 @@ def _files() -> set[str]:
     return found
 
 
-def _set_changes(kind: str, before: set[str] | frozenset[str], after: set[str] | frozenset[str]):
+def _set_changes(
+    kind: str, before: set[str] | frozenset[str], after: set[str] | frozenset[str]
+) -> list[str]:
     return [f"{kind} left behind: {x}" for x in sorted(after - before)] + [
         f"{kind} gone: {x}" for x in sorted(before - after)
     ]

@@ -15,6 +15,7 @@ before, and :meth:`EphemeralNode.stop` puts it back, as does the next start afte
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -39,6 +40,11 @@ SCHEDULER = "system:kube-scheduler"
 PROXY = "system:kube-proxy"  # bound to system:node-proxier by the bootstrap policy
 KUBELET = f"system:node:{NODE_NAME}"  # the Node authorizer's naming
 GUARD_CHAIN = "KASUGAI-NODE-GUARD"
+# Images are imported, never pulled: a pull of a missing image goes to a proxy address where
+# nothing listens, and fails there, before any name is looked up or packet leaves the machine.
+_CLOSED = "http://127.0.0.1:9"
+NO_PULLS = {name: _CLOSED for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")}
+NO_PULLS |= {"NO_PROXY": "", "no_proxy": ""}
 
 
 class NodeStartError(RuntimeError):
@@ -273,7 +279,10 @@ class EphemeralNode:
         config = layout.containerd / "config.toml"
         config.write_text(configs.containerd_config(layout, PAUSE_IMAGE))
         containerd = start_process(
-            "containerd", ["containerd", f"--config={config}"], layout.logs / "containerd.log"
+            "containerd",
+            ["containerd", f"--config={config}"],
+            layout.logs / "containerd.log",
+            env={**os.environ, **NO_PULLS},
         )
         self.daemons.append(containerd)
         self._await("containerd's socket", self._containerd_serves, timeout)
