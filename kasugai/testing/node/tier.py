@@ -30,7 +30,13 @@ from kasugai.testing.apiserver import ApiserverOptions, EphemeralCluster
 from kasugai.testing.credentials import ClusterCredentials, write_credentials
 from kasugai.testing.node import configs
 from kasugai.testing.node.configs import BRIDGE, GATEWAY, NodeLayout
-from kasugai.testing.node.host import HostRecord, exclusive_host, restore, write_sysctl
+from kasugai.testing.node.host import (
+    HostRecord,
+    exclusive_host,
+    read_sysctl,
+    restore,
+    write_sysctl,
+)
 from kasugai.testing.processes import ManagedProcess, start_process
 
 NODE_NAME = "kasugai-node"
@@ -40,6 +46,7 @@ SCHEDULER = "system:kube-scheduler"
 PROXY = "system:kube-proxy"  # bound to system:node-proxier by the bootstrap policy
 KUBELET = f"system:node:{NODE_NAME}"  # the Node authorizer's naming
 GUARD_CHAIN = "KASUGAI-NODE-GUARD"
+BRIDGE_NETFILTER = "net.bridge.bridge-nf-call-iptables"
 # Images are imported, never pulled: a pull of a missing image goes to a proxy address where
 # nothing listens, and fails there, before any name is looked up or packet leaves the machine.
 _CLOSED = "http://127.0.0.1:9"
@@ -125,67 +132,42 @@ class EphemeralNode:
         layout.cni_conf_dir.mkdir(parents=True, exist_ok=True)
         (layout.cni_conf_dir / "10-kasugai-node.conflist").write_text(configs.cni_config(layout))
 
-        self.daemons.append(
-            start_process(
-                "kube-controller-manager",
-                [
-                    str(bin_dir / "kube-controller-manager"),
-                    f"--kubeconfig={kubeconfigs[CONTROLLER_MANAGER]}",
-                    "--secure-port=0",
-                    "--leader-elect=false",
-                    "--use-service-account-credentials=true",
-                    f"--service-account-private-key-file={creds.service_account_key}",
-                    f"--root-ca-file={creds.ca_cert}",
-                    f"--service-cluster-ip-range={configs.SERVICE_CIDR}",
-                ],
-                layout.logs / "kube-controller-manager.log",
-            )
+        self._daemon(
+            "kube-controller-manager",
+            f"--kubeconfig={kubeconfigs[CONTROLLER_MANAGER]}",
+            "--secure-port=0",
+            "--leader-elect=false",
+            "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={creds.service_account_key}",
+            f"--root-ca-file={creds.ca_cert}",
+            f"--service-cluster-ip-range={configs.SERVICE_CIDR}",
+            bin_dir=bin_dir,
         )
-        self.daemons.append(
-            start_process(
-                "kube-scheduler",
-                [
-                    str(bin_dir / "kube-scheduler"),
-                    f"--kubeconfig={kubeconfigs[SCHEDULER]}",
-                    "--secure-port=0",
-                    "--leader-elect=false",
-                ],
-                layout.logs / "kube-scheduler.log",
-            )
+        self._daemon(
+            "kube-scheduler",
+            f"--kubeconfig={kubeconfigs[SCHEDULER]}",
+            "--secure-port=0",
+            "--leader-elect=false",
+            bin_dir=bin_dir,
         )
         proxy_config = layout.workdir / "kube-proxy.yaml"
+        proxy_ports = configs.ProxyPorts(*_free_ports(2))
         proxy_config.write_text(
-            configs.kube_proxy_config(
-                kubeconfigs[PROXY], NODE_NAME, configs.ProxyPorts(*_free_ports(2))
-            )
+            configs.kube_proxy_config(kubeconfigs[PROXY], NODE_NAME, proxy_ports)
         )
-        self.daemons.append(
-            start_process(
-                "kube-proxy",
-                [str(bin_dir / "kube-proxy"), f"--config={proxy_config}"],
-                layout.logs / "kube-proxy.log",
-            )
-        )
+        self._daemon("kube-proxy", f"--config={proxy_config}", bin_dir=bin_dir)
         kubelet_config = layout.workdir / "kubelet.yaml"
-        kubelet_config.write_text(
-            configs.kubelet_config(
-                layout, creds.ca_cert, configs.KubeletPorts(*_free_ports(2, GATEWAY))
-            )
-        )
-        self.daemons.append(
-            start_process(
-                "kubelet",
-                [
-                    str(bin_dir / "kubelet"),
-                    f"--config={kubelet_config}",
-                    f"--kubeconfig={kubeconfigs[KUBELET]}",
-                    f"--hostname-override={NODE_NAME}",
-                    f"--node-ip={GATEWAY}",
-                    f"--root-dir={layout.kubelet_root}",
-                    f"--cert-dir={layout.kubelet_root / 'pki'}",
-                ],
-                layout.logs / "kubelet.log",
-            )
+        kubelet_ports = configs.KubeletPorts(*_free_ports(2, GATEWAY))
+        kubelet_config.write_text(configs.kubelet_config(layout, creds.ca_cert, kubelet_ports))
+        self._daemon(
+            "kubelet",
+            f"--config={kubelet_config}",
+            f"--kubeconfig={kubeconfigs[KUBELET]}",
+            f"--hostname-override={NODE_NAME}",
+            f"--node-ip={GATEWAY}",
+            f"--root-dir={layout.kubelet_root}",
+            f"--cert-dir={layout.kubelet_root / 'pki'}",
+            bin_dir=bin_dir,
         )
         self._await("the node to be Ready", self._node_ready, timeout)
         self._await("the default ServiceAccount", self._default_service_account, timeout)
@@ -259,6 +241,11 @@ class EphemeralNode:
         return [*(self._cluster.processes[::-1] if self._cluster else []), *self.daemons]
 
     # --- parts ---------------------------------------------------------------------------
+
+    def _daemon(self, name: str, *flags: str, bin_dir: Path) -> None:
+        """Start one of the multi-call binary's tools, logging to logs/NAME.log."""
+        argv = [str(bin_dir / name), *flags]
+        self.daemons.append(start_process(name, argv, self.layout.logs / f"{name}.log"))
 
     def _write_kubeconfigs(self, creds: ClusterCredentials) -> dict[str, Path]:
         folder = self.layout.workdir / "kubeconfigs"
@@ -381,6 +368,15 @@ def _make_network() -> None:
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise NodeStartError(f"{' '.join(argv)}: {result.stderr.strip()}")
+    # A reply from a Pod to a Pod on the same bridge is bridged, not routed: only with
+    # br_netfilter does it pass conntrack, which turns a Service's DNAT back. (Recorded and put
+    # back like every other sysctl.)
+    if read_sysctl(BRIDGE_NETFILTER) is None:
+        raise NodeStartError(
+            f"{BRIDGE_NETFILTER} is missing: Services need the kernel's br_netfilter module "
+            "(modprobe br_netfilter)"
+        )
+    write_sysctl(BRIDGE_NETFILTER, "1")
     # Forwarding for packets from the bridge only (Pod -> Service -> Pod), not host-wide.
     write_sysctl(f"net.ipv4.conf.{BRIDGE}.forwarding", "1")
     write_sysctl(f"net.ipv6.conf.{BRIDGE}.disable_ipv6", "1")
