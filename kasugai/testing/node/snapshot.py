@@ -36,6 +36,7 @@ _VOLATILE_SYSCTLS = re.compile(
     r"net\.ipv4\.tcp_(mem|rmem|wmem)$|"
     r"kernel\.sched_domain\.|vm\.stat_refresh$|vm\.drop_caches$|kernel\.sched_rt_)"
 )
+_FORWARDING = re.compile(r"^net\.ipv4\.ip_forward$|^net\.ipv[46]\.conf\.[^.]+\.forwarding$")
 # Other tools' objects, by their own names: podman and buildah (netavark or CNI), mmdebstrap.
 _FOREIGN = re.compile(
     r"NETAVARK|CNI-|podman|netns-|libpod|buildah|mmdebstrap|"
@@ -62,6 +63,7 @@ class HostSnapshot:
     interfaces: dict[str, str]  # name -> master ("" when none)
     processes: dict[int, str]  # the tier's: pid -> command line
     files: frozenset[str]
+    foreign_bridges: frozenset[str] = frozenset()  # podman's, which turn on forwarding
 
     @classmethod
     def read(cls, marker: Path) -> HostSnapshot:
@@ -77,6 +79,11 @@ class HostSnapshot:
             interfaces=_interfaces(),
             processes=_tier_processes(marker),
             files=frozenset(_files()),
+            foreign_bridges=frozenset(
+                p.parent.name
+                for p in Path("/sys/class/net").glob("*/bridge")
+                if _FOREIGN.search(p.parent.name)
+            ),
         )
 
     def differences(self, after: HostSnapshot) -> list[str]:
@@ -85,8 +92,13 @@ class HostSnapshot:
         both = set(self.interfaces) & set(after.interfaces)
         before_sysctls = _common_interfaces_only(self.sysctls, both)
         after_sysctls = _common_interfaces_only(after.sysctls, both)
+        # A podman network made meanwhile turns on forwarding host-wide (its CNI bridge plugin
+        # does); the tier never does (it forwards on its own bridge only).
+        podman_started = bool(after.foreign_bridges - self.foreign_bridges)
         for name in sorted(set(before_sysctls) | set(after_sysctls)):
             was, now = before_sysctls.get(name), after_sysctls.get(name)
+            if podman_started and _FORWARDING.match(name):
+                continue
             if was != now:
                 lines.append(f"sysctl {name}: {was} -> {now}")
         lines += _set_changes("iptables", self.iptables, after.iptables)

@@ -155,3 +155,14 @@ def test_a_snapshot_reports_each_kind_of_difference() -> None:
         "file left behind: /var/lib/kubelet",
     ]
     assert before.differences(snapshot()) == []
+
+
+def test_forwarding_turned_on_by_a_podman_network_meanwhile_is_not_the_tiers() -> None:
+    forwarding = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.eth0.forwarding": "1"}
+    before = snapshot(sysctls={"net.ipv4.ip_forward": "0", "net.ipv4.conf.eth0.forwarding": "0"})
+    assert before.differences(snapshot(sysctls=forwarding)) == [
+        "sysctl net.ipv4.conf.eth0.forwarding: 0 -> 1",
+        "sysctl net.ipv4.ip_forward: 0 -> 1",
+    ]
+    with_podman = snapshot(sysctls=forwarding, foreign_bridges=frozenset({"podman0"}))
+    assert before.differences(with_podman) == []
