@@ -4,7 +4,8 @@ Run by hand, as root: ``.venv/bin/python benchmarks/node_tier.py [ROUNDS]`` (def
 builds (or finds cached) the binaries and images as the node tests' conftest does, then, per
 round, starts a tier and prints:
 
-* start to a Ready node (etcd, apiserver, containerd, controllers, kube-proxy, kubelet);
+* start until Pods can run (a Ready node, and the default ServiceAccount; the tier also prints
+  when the node became Ready);
 * importing the busybox image archive;
 * a Pod from creation to Running (sandbox, CNI, container);
 * stop, with the restore of the host (sysctls, iptables, cgroups, mounts, the bridge).
@@ -56,7 +57,7 @@ def _pod_running(core: client.CoreV1Api) -> bool:
 
 
 def _round(bin_dir: Path, pause: Path, busybox: Path, workdir: Path) -> None:
-    with _Stopwatch("start to a Ready node"):
+    with _Stopwatch("start, until Pods can run"):
         node = EphemeralNode.start(bin_dir, pause, workdir)
     try:
         with _Stopwatch("import the busybox image"):
