@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything kasugai needs on a fresh machine of this kind (Debian, root, Python 3.11):
-# Debian packages (GStreamer for the video chain), then a virtualenv in .venv with kasugai and its
+# Debian packages (GStreamer for the video chain; containerd, runc, CNI plugins, iptables, a C
+# compiler and busybox for the node test tier), then a virtualenv in .venv with kasugai and its
 # dev extras installed editable. Safe to re-run: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,10 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-plugins-base-apps  # gst-discoverer-1.0: the video tests check the MP4 with it
   procps iproute2
+  # The node test tier (tests/node): containers with runc (crun fails on hybrid cgroups), CNI
+  # bridge/host-local/loopback/portmap, kube-proxy's iptables, gcc + static libc for the pause
+  # image, a static busybox for the test image. containerd is started by the tests, not here.
+  containerd runc containernetworking-plugins iptables gcc libc6-dev busybox-static
 )
 
 missing=()
@@ -19,8 +24,11 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt run on the machine holds dpkg's lock for a while: wait for it, not fail.
+  lock_wait=(-o DPkg::Lock::Timeout=600)
+  $SUDO apt-get "${lock_wait[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${lock_wait[@]}" install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 PY=${PYTHON:-python3}

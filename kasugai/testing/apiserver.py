@@ -12,6 +12,11 @@ runs: tests play their parts. What that means for the flags:
 - No API priority and fairness: on a loaded 2-core machine it would throttle test traffic.
 
 Ports are picked free on 127.0.0.1; a start that loses a port race is retried on fresh ports.
+
+The node tier (:mod:`kasugai.testing.node`) starts the same two processes with
+:class:`ApiserverOptions` of its own: another address, Pods' own Service range, and the real
+ServiceAccount admission, Node authorizer and endpoint reconciler, since its controller-manager
+and kubelet play those parts.
 """
 
 from __future__ import annotations
@@ -46,6 +51,19 @@ class ClusterStartError(RuntimeError):
     """etcd or the apiserver did not come up; the message carries the end of its log."""
 
 
+@attrs.frozen
+class ApiserverOptions:
+    """Where the apiserver listens and what plays the parts of a cluster's other components.
+    The defaults are the API-only tier's."""
+
+    host: str = LOOPBACK  # an IP address of this machine, also the advertised one
+    service_cidr: str = SERVICE_CLUSTER_IP_RANGE
+    # True when a kube-controller-manager and a kubelet run: ServiceAccount admission, Node
+    # authorization, NodeRestriction, the endpoint reconciler and kubelet client certificates
+    # are then on, as in a real cluster.
+    with_node: bool = False
+
+
 @attrs.define
 class EphemeralCluster:
     """etcd and kube-apiserver processes, their admin kubeconfig, and clients for tests."""
@@ -59,19 +77,29 @@ class EphemeralCluster:
     apiserver: ManagedProcess
 
     @classmethod
-    def start(cls, bin_dir: Path, workdir: Path, timeout: float = 180.0) -> EphemeralCluster:
-        """Start etcd, then the apiserver, and wait until the apiserver reports ready."""
+    def start(
+        cls,
+        bin_dir: Path,
+        workdir: Path,
+        timeout: float = 180.0,
+        *,
+        options: ApiserverOptions | None = None,
+        credentials: ClusterCredentials | None = None,
+    ) -> EphemeralCluster:
+        """Start etcd, then the apiserver, and wait until the apiserver reports ready.
+        ``credentials`` default to fresh ones for ``options.host``."""
+        options = options or ApiserverOptions()
         binary = bin_dir / BINARY
         if not binary.is_file():
             raise FileNotFoundError(
                 f"{binary} is missing: build it with `bash tests/apiserver/build.sh` "
                 "(needs Go; the first build takes several minutes)"
             )
-        creds = write_credentials(workdir / "pki", LOOPBACK)
+        creds = credentials or write_credentials(workdir / "pki", options.host)
         etcd, etcd_url = _start_etcd(bin_dir / "etcd", workdir, timeout)
         try:
             apiserver, server = _start_apiserver(
-                bin_dir / "kube-apiserver", workdir, creds, etcd_url, timeout
+                bin_dir / "kube-apiserver", workdir, creds, etcd_url, timeout, options
             )
         except BaseException:
             etcd.stop()
@@ -124,7 +152,7 @@ class EphemeralCluster:
 
 def _start_etcd(program: Path, workdir: Path, timeout: float) -> tuple[ManagedProcess, str]:
     for _ in range(START_ATTEMPTS):
-        client_port, peer_port = _free_ports(2)
+        client_port, peer_port = _free_ports(2, LOOPBACK)
         url = f"http://{LOOPBACK}:{client_port}"
         etcd = start_process(
             "etcd",
@@ -136,45 +164,71 @@ def _start_etcd(program: Path, workdir: Path, timeout: float) -> tuple[ManagedPr
             ],
             workdir / "logs" / "etcd.log",
         )
-        if _await_ready(etcd, functools.partial(_http_ok, client_port, "/health"), timeout):
+        ready = functools.partial(_http_ok, LOOPBACK, client_port, "/health")
+        if _await_ready(etcd, ready, timeout):
             return etcd, url
     raise _ports_lost("etcd")
 
 
 def _start_apiserver(
-    program: Path, workdir: Path, creds: ClusterCredentials, etcd_url: str, timeout: float
+    program: Path,
+    workdir: Path,
+    creds: ClusterCredentials,
+    etcd_url: str,
+    timeout: float,
+    options: ApiserverOptions,
 ) -> tuple[ManagedProcess, str]:
+    host = options.host
     for _ in range(START_ATTEMPTS):
-        (port,) = _free_ports(1)
+        (port,) = _free_ports(1, host)
         apiserver = start_process(
             "kube-apiserver",
             [
                 str(program),
                 f"--etcd-servers={etcd_url}",
-                f"--bind-address={LOOPBACK}",
-                f"--advertise-address={LOOPBACK}",
+                f"--bind-address={host}",
+                f"--advertise-address={host}",
                 f"--secure-port={port}",
                 f"--tls-cert-file={creds.serving_cert}",
                 f"--tls-private-key-file={creds.serving_key}",
                 f"--token-auth-file={creds.token_file}",
-                "--authorization-mode=RBAC",
                 f"--service-account-key-file={creds.service_account_key}",
                 f"--service-account-signing-key-file={creds.service_account_key}",
                 "--service-account-issuer=https://kubernetes.default.svc",
-                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-                "--disable-admission-plugins=ServiceAccount",
+                f"--service-cluster-ip-range={options.service_cidr}",
+                *(_node_flags(creds) if options.with_node else _api_only_flags()),
                 "--allow-privileged=true",
-                "--endpoint-reconciler-type=none",
                 "--enable-priority-and-fairness=false",
                 "--profiling=false",
                 f"--cert-dir={workdir / 'apiserver-certs'}",
             ],
             workdir / "logs" / "kube-apiserver.log",
         )
-        ready = functools.partial(_http_ok, port, "/readyz", creds)
+        ready = functools.partial(_http_ok, host, port, "/readyz", creds)
         if _await_ready(apiserver, ready, timeout):
-            return apiserver, f"https://{LOOPBACK}:{port}"
+            return apiserver, f"https://{host}:{port}"
     raise _ports_lost("kube-apiserver")
+
+
+def _api_only_flags() -> list[str]:
+    return [
+        "--authorization-mode=RBAC",
+        "--disable-admission-plugins=ServiceAccount",
+        "--endpoint-reconciler-type=none",
+    ]
+
+
+def _node_flags(creds: ClusterCredentials) -> list[str]:
+    if creds.kubelet_client_cert is None or creds.kubelet_client_key is None:
+        raise ValueError("with_node needs credentials written with kubelet_client=True")
+    return [
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        f"--kubelet-client-certificate={creds.kubelet_client_cert}",
+        f"--kubelet-client-key={creds.kubelet_client_key}",
+        # The kubelet listens on the node's InternalIP only, not on whatever its name resolves to.
+        "--kubelet-preferred-address-types=InternalIP",
+    ]
 
 
 def _ports_lost(name: str) -> ClusterStartError:
@@ -207,16 +261,16 @@ def _await_ready(process: ManagedProcess, ready: Callable[[], bool], timeout: fl
     )
 
 
-def _http_ok(port: int, path: str, creds: ClusterCredentials | None = None) -> bool:
+def _http_ok(host: str, port: int, path: str, creds: ClusterCredentials | None = None) -> bool:
     """GET a health endpoint: plain HTTP for etcd, verified HTTPS with the admin token for the
     apiserver. Any connection error means "not yet"."""
     conn: http.client.HTTPConnection
     headers = {}
     if creds is None:
-        conn = http.client.HTTPConnection(LOOPBACK, port, timeout=5)
+        conn = http.client.HTTPConnection(host, port, timeout=5)
     else:
         context = ssl.create_default_context(cafile=str(creds.ca_cert))
-        conn = http.client.HTTPSConnection(LOOPBACK, port, timeout=5, context=context)
+        conn = http.client.HTTPSConnection(host, port, timeout=5, context=context)
         headers["Authorization"] = f"Bearer {creds.admin_token}"
     try:
         conn.request("GET", path, headers=headers)
@@ -229,12 +283,12 @@ def _http_ok(port: int, path: str, creds: ClusterCredentials | None = None) -> b
         conn.close()
 
 
-def _free_ports(count: int) -> list[int]:
-    """Ports free on loopback right now; all held open together so they differ."""
+def _free_ports(count: int, host: str) -> list[int]:
+    """Ports free on ``host`` right now; all held open together so they differ."""
     sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
     try:
         for sock in sockets:
-            sock.bind((LOOPBACK, 0))
+            sock.bind((host, 0))
         return [sock.getsockname()[1] for sock in sockets]
     finally:
         for sock in sockets:

@@ -1,5 +1,6 @@
 """Credentials for a throw-away API server: a CA, a serving certificate, a service-account key,
-an admin token.
+an admin token; for a tier with a node, also tokens for its components and a client certificate
+the apiserver shows to the kubelet.
 
 Made in-process with ``cryptography`` at every start, so nothing secret is checked in and
 clients verify the server's certificate for real (no ``insecure-skip-tls-verify``).
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import secrets
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -20,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 ADMIN_USER = "kasugai-admin"
 ADMIN_GROUP = "system:masters"  # bound to cluster-admin by the apiserver's bootstrap policy
+_PEM = serialization.Encoding.PEM
 
 
 @attrs.frozen
@@ -32,19 +35,39 @@ class ClusterCredentials:
     service_account_key: Path
     token_file: Path
     admin_token: str
+    user_tokens: Mapping[str, str] = attrs.field(factory=dict)  # user name -> bearer token
+    kubelet_client_cert: Path | None = None  # the apiserver's identity towards kubelets
+    kubelet_client_key: Path | None = None
 
 
-def write_credentials(directory: Path, host: str) -> ClusterCredentials:
+def write_credentials(
+    directory: Path,
+    host: str,
+    *,
+    alt_names: Sequence[str] = (),
+    users: Mapping[str, Sequence[str]] | None = None,
+    kubelet_client: bool = False,
+) -> ClusterCredentials:
     """Write a fresh CA, a certificate for ``host`` (an IP) signed by it, a service-account
-    signing key and a token file with one admin, all private to this run."""
+    signing key and a token file with one admin, all private to this run.
+
+    ``alt_names`` (IPs or DNS names) are further names of the serving certificate, ``users``
+    (name -> groups) further token users, and ``kubelet_client`` adds a client certificate in
+    ``system:masters`` for the apiserver to show kubelets."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = _rsa_key()
     ca_cert = _certificate("kasugai-test-ca", ca_key, ca_key, None, is_ca=True)
     serving_key = _rsa_key()
     serving_cert = _certificate(
-        "kasugai-test-apiserver", serving_key, ca_key, ca_cert, is_ca=False, ip=host
+        "kasugai-test-apiserver",
+        serving_key,
+        ca_key,
+        ca_cert,
+        is_ca=False,
+        names=[host, *alt_names],
     )
     admin_token = secrets.token_urlsafe(32)
+    user_tokens = {user: secrets.token_urlsafe(32) for user in users or {}}
 
     creds = ClusterCredentials(
         ca_cert=directory / "ca.crt",
@@ -53,14 +76,32 @@ def write_credentials(directory: Path, host: str) -> ClusterCredentials:
         service_account_key=directory / "service-account.key",
         token_file=directory / "tokens.csv",
         admin_token=admin_token,
+        user_tokens=user_tokens,
     )
-    _write_private(creds.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
-    _write_private(creds.serving_cert, serving_cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(creds.ca_cert, ca_cert.public_bytes(_PEM))
+    _write_private(creds.serving_cert, serving_cert.public_bytes(_PEM))
     _write_private(creds.serving_key, _pem(serving_key))
     _write_private(creds.service_account_key, _pem(_rsa_key()))
     # Static token file format: token,user,uid,"group1,group2"
-    admin_line = f'{admin_token},{ADMIN_USER},{ADMIN_USER},"{ADMIN_GROUP}"\n'
-    _write_private(creds.token_file, admin_line.encode())
+    lines = [f'{admin_token},{ADMIN_USER},{ADMIN_USER},"{ADMIN_GROUP}"\n']
+    for user, groups in (users or {}).items():
+        lines.append(f'{user_tokens[user]},{user},{user},"{",".join(groups)}"\n')
+    _write_private(creds.token_file, "".join(lines).encode())
+    if kubelet_client:
+        client_key = _rsa_key()
+        client_cert = _certificate(
+            "kube-apiserver-kubelet-client",
+            client_key,
+            ca_key,
+            ca_cert,
+            is_ca=False,
+            organization=ADMIN_GROUP,
+        )
+        cert_path = directory / "apiserver-kubelet-client.crt"
+        key_path = directory / "apiserver-kubelet-client.key"
+        _write_private(cert_path, client_cert.public_bytes(_PEM))
+        _write_private(key_path, _pem(client_key))
+        creds = attrs.evolve(creds, kubelet_client_cert=cert_path, kubelet_client_key=key_path)
     return creds
 
 
@@ -83,9 +124,13 @@ def _certificate(
     issuer: x509.Certificate | None,
     *,
     is_ca: bool,
-    ip: str | None = None,
+    names: Sequence[str] = (),
+    organization: str | None = None,
 ) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization is not None:  # the group a client certificate's user is in
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    subject = x509.Name(attributes)
     now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
@@ -102,12 +147,18 @@ def _certificate(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
         )
     )
-    if ip is not None:
+    if names:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
-            critical=False,
+            x509.SubjectAlternativeName([_general_name(name) for name in names]), critical=False
         )
     return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the cluster test tier's one binary (etcd, kube-apiserver and kubectl, from Go modules)
-# into a cache outside the repo, keyed by the Kubernetes version and a hash of the sources, so a
+# Builds the test tiers' one binary (etcd, kube-apiserver and kubectl; kube-scheduler,
+# kube-controller-manager, kube-proxy and kubelet for the node tier; all from Go modules) into a
+# cache outside the repo, keyed by the Kubernetes version and a hash of the sources, so a
 # warm machine skips the build. Prints the binary's folder on stdout (the last line); progress
-# goes to stderr. Used by `make test` and by the cluster tests' conftest.
+# goes to stderr. Used by `make test` and by the cluster and node tests' conftests.
 set -euo pipefail
 src=$(cd "$(dirname "$0")" && pwd)
 
@@ -29,8 +30,9 @@ if [ -x "$out/kasugai-testcluster" ]; then
   exit 0
 fi
 
-echo "build.sh: building kube-apiserver $k8s_version, etcd and kubectl from Go modules into" \
-  "$out (once per version; about 10-15 minutes on 2 cores when the Go caches are cold)" >&2
+echo "build.sh: building Kubernetes $k8s_version (apiserver, kubectl, scheduler, controller-manager," \
+  "kube-proxy, kubelet) and etcd from Go modules into $out (once per version; about 15-25 minutes" \
+  "on 2 cores when the Go caches are cold)" >&2
 started=$SECONDS
 staging=$(mktemp -d "$cache/.build.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
@@ -45,7 +47,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 (cd "$src" && go build -buildvcs=false -trimpath -ldflags="-s -w$stamps" \
   -o "$staging/kasugai-testcluster" .)
-for tool in etcd kube-apiserver kubectl; do
+for tool in etcd kube-apiserver kubectl kube-scheduler kube-controller-manager kube-proxy kubelet; do
   ln -s kasugai-testcluster "$staging/$tool"
 done
 # Old versions are dead weight (the binary is large): keep only this one.

@@ -6,11 +6,16 @@
 //	kube-apiserver  the real kube-apiserver command of k8s.io/kubernetes, unchanged
 //	kubectl         the real kubectl command of k8s.io/kubectl, unchanged
 //
-// etcd and the apiserver run as separate processes so that tests can restart one without the
-// other (an apiserver restart must not lose what etcd holds).
+// and, for the node tier (kasugai/testing/node.py), the real commands of k8s.io/kubernetes:
+//
+//	kube-scheduler, kube-controller-manager, kube-proxy, kubelet
+//
+// Each tool runs as its own process, as in a real cluster, so that tests can restart one without
+// the others (an apiserver restart must not lose what etcd holds).
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net/url"
@@ -19,6 +24,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+	_ "time/tzdata" // CronJob time zones, as kube-controller-manager's own main embeds them
 
 	"go.etcd.io/etcd/server/v3/embed"
 	"k8s.io/component-base/cli"
@@ -28,9 +34,14 @@ import (
 	kubectl "k8s.io/kubectl/pkg/cmd"
 	"k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
+	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
-const usage = "usage: kasugai-testcluster etcd|kube-apiserver|kubectl [flags]"
+const usage = "usage: kasugai-testcluster " +
+	"etcd|kube-apiserver|kubectl|kube-scheduler|kube-controller-manager|kube-proxy|kubelet [flags]"
 
 func main() {
 	// Called by its own name: the first argument names the tool, which then sees itself as
@@ -47,6 +58,15 @@ func main() {
 		os.Exit(runEtcd(os.Args[1:]))
 	case "kube-apiserver":
 		os.Exit(cli.Run(apiserver.NewAPIServerCommand()))
+	case "kube-scheduler":
+		os.Exit(cli.Run(scheduler.NewSchedulerCommand()))
+	case "kube-controller-manager":
+		os.Exit(cli.Run(controllermanager.NewControllerManagerCommand()))
+	case "kube-proxy":
+		os.Exit(cli.Run(proxy.NewProxyCommand()))
+	case "kubelet":
+		// The kubelet derives its lifetime from this context; a nil one panics.
+		os.Exit(cli.Run(kubelet.NewKubeletCommand(context.Background())))
 	case "kubectl":
 		if err := cli.RunNoErrOutput(kubectl.NewDefaultKubectlCommand()); err != nil {
 			util.CheckErr(err)
