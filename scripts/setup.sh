@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything kasugai needs on a fresh machine of this kind (Debian, root, Python 3.11):
-# Debian packages (GStreamer for the video chain), then a virtualenv in .venv with kasugai and its
-# dev extras installed editable. Safe to re-run: each step is skipped when already done.
+# Debian packages (GStreamer for the video chain, podman for the container images), then a
+# virtualenv in .venv with kasugai and its dev extras installed editable. Safe to re-run: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,9 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-plugins-base-apps  # gst-discoverer-1.0: the video tests check the MP4 with it
   procps iproute2
+  # Container images (scripts/build-images.sh, tests/images): podman with runc (crun fails on
+  # this hybrid cgroup hierarchy), buildah, and mmdebstrap for a Debian base without a registry.
+  podman buildah runc mmdebstrap
 )
 
 missing=()
