@@ -11,8 +11,9 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base-apps  # gst-discoverer-1.0: the video tests check the MP4 with it
   procps iproute2
   # Container images (scripts/build-images.sh, tests/images): podman with runc (crun fails on
-  # this hybrid cgroup hierarchy), buildah, and mmdebstrap for a Debian base without a registry.
-  podman buildah runc mmdebstrap
+  # this hybrid cgroup hierarchy), buildah, mmdebstrap for a Debian base without a registry, and
+  # containerd, whose ctr imports the exported archives.
+  podman buildah runc mmdebstrap containerd
 )
 
 missing=()
