@@ -55,7 +55,7 @@ def test_copied_sources_are_what_the_dockerfiles_take_from_the_repository() -> N
 @pytest.fixture
 def toy_repo(tmp_path: Path) -> Path:
     (tmp_path / "Dockerfile").write_text(TOY_DOCKERFILE)
-    (tmp_path / ".dockerignore").write_text("**/__pycache__\n")
+    (tmp_path / ".dockerignore").write_text("# comment\n**/__pycache__\npkg/tools\n")
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "module.py").write_text("x = 1\n")
     (tmp_path / "run.sh").write_text("#!/bin/sh\n")
@@ -80,6 +80,8 @@ def test_ignored_and_uncopied_files_leave_the_hash_alone(toy_repo: Path) -> None
     first = inputs_hash(toy_repo, SPEC, "base-1")
     (toy_repo / "pkg" / "__pycache__").mkdir()
     (toy_repo / "pkg" / "__pycache__" / "module.cpython-311.pyc").write_bytes(b"\0")
+    (toy_repo / "pkg" / "tools").mkdir()
+    (toy_repo / "pkg" / "tools" / "helper.py").write_text("")
     (toy_repo / "notes.txt").write_text("not copied")
     assert inputs_hash(toy_repo, SPEC, "base-1") == first
 
