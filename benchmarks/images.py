@@ -6,7 +6,7 @@ Cold: an empty image store of its own (``podman --root``) and an empty cache fol
 base is made by mmdebstrap and every image is built from nothing: what CI's first `make test` on
 a fresh machine pays. Warm: the same build again, which finds every image by its inputs hash.
 Export: the docker archives for ``ctr images import``, written once. The real image store and
-~/.cache/kasugai are not touched. Prints figures; asserts nothing. Takes about 5-10 minutes on
+~/.cache/kasugai are not touched. Prints figures; asserts nothing. Takes 4 to 7 minutes on
 2 cores (downloads from Debian and PyPI included); ``--keep`` leaves the store for a look.
 """
 
