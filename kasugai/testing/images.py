@@ -331,7 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="build-images",
         description="Build kasugai's container images with podman (cached by their inputs).",
     )
-    parser.add_argument("names", nargs="*", metavar="NAME", help="controller, sidecar, calc, video")
+    names = [spec.name for spec in IMAGES]
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"{', '.join(names)} (all)")
     parser.add_argument(
         "--base", help="base image (default: a Debian 12 base built here with mmdebstrap)"
     )
@@ -341,6 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also save each image as a docker archive in the cache; prints the paths",
     )
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(names))
+    if unknown:
+        parser.error(f"unknown image {', '.join(unknown)}: choose from {', '.join(names)}")
     started = time.monotonic()
     try:
         images = build_images(args.names, base=args.base, export=args.export)
