@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything kasugai needs on a fresh machine of this kind (Debian, root, Python 3.11):
-# Debian packages (GStreamer for the video chain; containerd, runc, CNI plugins, iptables, a C
-# compiler and busybox for the node test tier), then a virtualenv in .venv with kasugai and its
+# Debian packages (GStreamer for the video chain; podman, buildah and mmdebstrap for the container
+# images; containerd, runc, CNI plugins, iptables, a C compiler and busybox for the node test
+# tier), then a virtualenv in .venv with kasugai and its
 # dev extras installed editable. Safe to re-run: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,10 @@ APT_PACKAGES=(
   # bridge/host-local/loopback/portmap, kube-proxy's iptables, gcc + static libc for the pause
   # image, a static busybox for the test image. containerd is started by the tests, not here.
   containerd runc containernetworking-plugins iptables gcc libc6-dev busybox-static
+  # Container images (scripts/build-images.sh, tests/images): podman with runc (crun fails on
+  # this hybrid cgroup hierarchy), buildah, mmdebstrap for a Debian base without a registry, and
+  # containerd, whose ctr imports the exported archives.
+  podman buildah mmdebstrap
 )
 
 missing=()
