@@ -131,6 +131,7 @@ class Reconciler:
         self._retries: dict[ObjectKey, int] = {}
         self._ledger = Ledger()
         self._failures: dict[ObjectKey, str] = {}
+        self._refusals: dict[ObjectKey, dict[ObjectKey, str]] = {}  # DataFlow -> object -> why
         self._shown: dict[ObjectKey, str] = {}
 
     @property
@@ -392,31 +393,39 @@ class Reconciler:
             if not actual:
                 self._gone.pop(key, None)
         as_user = service_account_user(key.namespace, account)
-        actions = [a for a in diff(desired, actual) if not self._ledger.settled(a)]
+        needed = diff(desired, actual)
+        actions = [a for a in needed if not self._ledger.settled(a)]
         for action in actions:
             self.metrics.planned.labels(action.verb, action.key.kind).inc()
         if self.writer is None:
             self._show(key, actions)
             return self._write_dataflow_status(key)
+        # A refusal stands (and is shown) until that object needs no write any more, or a write
+        # of it passes: a refused write is not sent again until its inputs change.
+        refusals = self._refusals.setdefault(key, {})
+        for stale in refusals.keys() - {a.key for a in needed}:
+            del refusals[stale]
         written: list[dict[str, Any]] = []
-        failure = ""
         for action in actions:
             try:
                 answer = self._execute(self.writer, action, as_user)
             except REQUEST_ERRORS as error:
                 # Reported either way (a 500 can be the data: the server cannot convert it);
                 # retried later if it may pass, else not until the inputs or the object change.
-                failure = _refusal(action, error)
+                refusals[action.key] = _refusal(action, error)
                 if is_transient(error):
                     self._schedule_retry(key, str(action.key), error)
                 else:
                     self._ledger.refused(action)
                 continue
+            refusals.pop(action.key, None)
             if answer is not None:
                 written.append(answer)
         if not self._retry_at.get(key):
             self._retries.pop(key, None)
-        self._set_failure(key, failure)
+        if not refusals:
+            del self._refusals[key]
+        self._set_failure(key, "; ".join(refusals[k] for k in sorted(refusals)))
         return written + self._write_dataflow_status(key)
 
     def _execute(self, writer: Writer, action: Action, as_user: str) -> dict[str, Any] | None:
