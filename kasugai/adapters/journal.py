@@ -6,6 +6,12 @@ one-event-at-a-time application). Each writer starts a *session* with a line
 ``{"journal": "session", "options": {...}}`` holding the engine's ``PlanOptions``: a restarted
 controller appends a new session, and ``kasugai replay FILE`` starts a fresh engine with those
 options at each one, then checks it takes the same decisions.
+
+The journal rotates by size, so that a long-lived controller never fills its disk: past
+``max_bytes`` the file becomes ``FILE.1`` (``FILE.1`` becomes ``FILE.2``..., ``keep`` of them
+kept), and the new file starts with a session whose first lines are a *snapshot*: every object
+of the engine's world, one ``{"snapshot": event}`` line each. Replay folds a snapshot without
+checking decisions (they were taken in the file before), so each file replays on its own.
 """
 
 from __future__ import annotations
@@ -20,10 +26,10 @@ import cattrs
 
 from kasugai.adapters.files import InputError
 from kasugai.core.engine import Changes, Engine
-from kasugai.core.events import Event, event_from_json, event_to_json
+from kasugai.core.events import Event, Observed, event_from_json, event_to_json
 from kasugai.core.options import PlanOptions
 
-__all__ = ["JournalWriter", "Session", "read_journal"]
+__all__ = ["JournalWriter", "Session", "Snapshot", "read_journal"]
 
 _converter = cattrs.Converter()
 
@@ -35,17 +41,53 @@ class Session:
     options: PlanOptions
 
 
+@attrs.frozen
+class Snapshot:
+    """A journal line holding one object of the world a rotated journal starts from."""
+
+    event: Event
+
+
+MAX_BYTES = 64 * 2**20
+KEEP = 3
+
+
 class JournalWriter:
     """Appends events to a JSON-lines file, flushed line by line (a crash loses nothing)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, max_bytes: int = MAX_BYTES, keep: int = KEEP) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.keep = keep
         # Held open for the writer's life; closed by close() or the context manager.
-        self._file: IO[str] = Path(path).open("a", encoding="utf-8")  # noqa: SIM115
+        self._file: IO[str] = self.path.open("a", encoding="utf-8")
+        self._size = self._file.tell()
         self._session_started = False
 
     def _write(self, line: dict[str, Any]) -> None:
-        self._file.write(json.dumps(line, sort_keys=True) + "\n")
+        text = json.dumps(line, sort_keys=True) + "\n"
+        self._file.write(text)
         self._file.flush()
+        self._size += len(text)
+
+    def _rotate(self, engine: Engine) -> None:
+        """Start a new file with a snapshot of the world; keep ``keep`` old ones."""
+        self._file.close()
+        for number in range(self.keep, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{number}")
+            newer = (
+                self.path.with_name(f"{self.path.name}.{number - 1}") if number > 1 else self.path
+            )
+            if number == self.keep:
+                older.unlink(missing_ok=True)
+            if newer.exists():
+                newer.rename(older)
+        self._file = self.path.open("a", encoding="utf-8")
+        self._size = 0
+        self._write({"journal": "session", "options": _converter.unstructure(engine.options)})
+        for key, stored in engine.world:
+            event = Observed(key.kind, key.namespace, key.name, stored.body)
+            self._write({"snapshot": event_to_json(event)})
 
     def record(self, event: Event) -> None:
         self._write(event_to_json(event))
@@ -55,6 +97,8 @@ class JournalWriter:
         if not self._session_started:
             self._write({"journal": "session", "options": _converter.unstructure(engine.options)})
             self._session_started = True
+        elif self._size >= self.max_bytes:
+            self._rotate(engine)
         self.record(event)
         changes = engine.apply(event)
         for decision in changes.transitions:
@@ -71,13 +115,15 @@ class JournalWriter:
         self.close()
 
 
-def _entry(data: Any) -> Event | Session:
+def _entry(data: Any) -> Event | Session | Snapshot:
     if isinstance(data, dict) and data.get("journal") == "session":
         return Session(_converter.structure(data.get("options", {}), PlanOptions))
+    if isinstance(data, dict) and "snapshot" in data:
+        return Snapshot(event_from_json(data["snapshot"]))
     return event_from_json(data)
 
 
-def read_journal(path: str | Path) -> Iterator[tuple[int, Event | Session]]:
+def read_journal(path: str | Path) -> Iterator[tuple[int, Event | Session | Snapshot]]:
     """(line number, entry) for every line; ``InputError`` names the line of a bad one."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()

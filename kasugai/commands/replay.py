@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Any
 
-from kasugai.adapters.journal import Session, read_journal
+from kasugai.adapters.journal import Session, Snapshot, read_journal
 from kasugai.commands.common import add_plan_options, plan_options
 from kasugai.core.engine import Engine
 from kasugai.core.events import Event, Transitioned
@@ -38,10 +38,10 @@ def describe(decision: Transitioned) -> str:
     )
 
 
-Step = tuple[Event | Session, list[Transitioned]]
+Step = tuple[Event | Session | Snapshot, list[Transitioned]]
 
 
-def _steps(entries: list[Event | Session]) -> list[Step]:
+def _steps(entries: list[Event | Session | Snapshot]) -> list[Step]:
     """Each session start or applied event, with the decisions recorded after it."""
     steps: list[Step] = []
     for entry in entries:
@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         replayed: list[Transitioned] = []
         if isinstance(entry, Session):
             engine = Engine(entry.options)
+        elif isinstance(entry, Snapshot):  # the world a rotated journal starts from
+            engine.apply(entry.event)
+            continue
         else:
             replayed = list(engine.apply(entry).transitions)
         for decision in recorded:
