@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from core_helpers import ApiServerStandIn, converge, observed
+from core_helpers import CALC, ApiServerStandIn, bodies, converge, observed
 from core_strategies import Scenario, corrupted, scenarios
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kasugai.core.diff import diff
+from kasugai.core.diff import diff, object_key
 from kasugai.core.engine import Engine
 from kasugai.core.events import Forgotten
 from kasugai.core.lifecycle import DATAFLOW_STATES
@@ -108,3 +108,45 @@ def test_invalid_input_yields_a_condition_never_an_exception(data: st.DataObject
     for status in engine.status_objects()[len(scenario.dataflows) :]:
         assert status["status"]["status"] in ("Ready", "Error")
         assert status["status"]["status"] == "Ready" or status["status"]["message"]
+
+
+_PIECES = ("x", "y", "z", "wbfunction", "x-wbfunction", "y-wbfunction-z", "wbfunction-z")
+
+
+@LAWS
+@given(st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(_PIECES)), min_size=2))
+def test_no_two_dataflows_or_keys_ever_name_the_same_object(pairs: list[Any]) -> None:
+    """Object names join a DataFlow's name and a function key with -wbfunction-; whatever the
+    names and keys, no object is desired twice, and a key that could be ambiguous is an Error."""
+    inputs = bodies(CALC)
+    template = next(o for o in inputs if o["kind"] == "FunctionChain")
+    types = [o for o in inputs if o["kind"] not in ("FunctionChain", "DataFlow")]
+    namespace = template["metadata"]["namespace"]
+    flows = []
+    for index, (name, key) in enumerate(dict.fromkeys(pairs)):
+        if any(name == other for other, _ in flows):
+            continue
+        spec = {
+            **template["spec"],
+            "functions": {key: template["spec"]["functions"]["rcv"]},
+            "connections": [
+                {"from": {"functionKey": "wb-start-of-chain"}, "to": {"functionKey": key}},
+                {"from": {"functionKey": key}, "to": {"functionKey": "wb-end-of-chain"}},
+            ],
+        }
+        chain = {**template, "metadata": {"name": f"chain-{index}", "namespace": namespace}}
+        flow = {
+            "apiVersion": "example.com/v1",
+            "kind": "DataFlow",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"functionChainRef": {"name": f"chain-{index}"}},
+        }
+        types += [{**chain, "spec": spec}, flow]
+        flows.append((name, key))
+    engine = Engine()
+    engine.apply_all(observed(types))
+    keys = [object_key(obj) for obj in engine.desired()]
+    assert len(keys) == len(set(keys))
+    for plan in engine.plans():
+        key = next(k for n, k in flows if n == plan.key.name)
+        assert (plan.state == "Error") == ("wbfunction" in key), plan.message
