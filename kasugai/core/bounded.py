@@ -27,7 +27,7 @@ what               bytes        why
 ``JOURNAL_LINE``   64 MiB       one journal line: one event with an object as the API sent it
 ``FILE``           128 MiB      one file given to ``plan``/``diff``/``up`` (1,000,000 documents)
 ``FILES_TOTAL``    512 MiB      all the files of one command together
-``TEMPLATE_BYTES`` 1 MiB        one sidecar template
+``TEMPLATE_BYTES`` 256 KiB      one sidecar template (real ones are under 1 KiB)
 =================  ===========  ==============================================================
 
 Every kind also limits nesting to 100 levels (Kubernetes objects nest about 15 deep; Python's
@@ -51,13 +51,16 @@ __all__ = [
     "FILE",
     "FILES_TOTAL",
     "JOURNAL_LINE",
+    "OVER_LIMIT",
     "TEMPLATE_BYTES",
     "VALUE",
     "BinaryStream",
     "Limits",
     "OverLimit",
     "ParseError",
+    "check_json",
     "describe_size",
+    "load_api_json",
     "load_json",
     "load_yaml",
     "resolve_plain",
@@ -85,7 +88,7 @@ API = Limits(max_bytes=1 * GiB)
 JOURNAL_LINE = Limits(max_bytes=64 * MiB)
 FILE = Limits(max_bytes=128 * MiB, max_documents=1_000_000)
 FILES_TOTAL = 512 * MiB
-TEMPLATE_BYTES = 1 * MiB
+TEMPLATE_BYTES = 256 * KiB
 
 
 def describe_size(size: int) -> str:
@@ -171,8 +174,9 @@ def _finite_float(text: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
-def load_json(text: str | bytes, limits: Limits = VALUE) -> Any:
-    """The JSON value of ``text``; ``ParseError`` (``OverLimit`` for a limit) if it has none."""
+def check_json(text: str | bytes, limits: Limits = VALUE) -> str:
+    """``text`` as a ``str`` if a JSON parser may safely read it: ``OverLimit`` if it is too
+    large, nested too deep or has too long a number, ``ParseError`` if it is not UTF-8."""
     if len(text) > limits.max_bytes:
         raise _too_large(len(text), limits)
     if isinstance(text, bytes):
@@ -181,6 +185,12 @@ def load_json(text: str | bytes, limits: Limits = VALUE) -> Any:
         except UnicodeDecodeError as error:
             raise ParseError(f"not UTF-8 (byte {error.start + 1})") from None
     _check_json_structure(text, limits)
+    return text
+
+
+def load_json(text: str | bytes, limits: Limits = VALUE) -> Any:
+    """The JSON value of ``text``; ``ParseError`` (``OverLimit`` for a limit) if it has none."""
+    text = check_json(text, limits)
     try:
         return _DECODER.decode(text)
     except json.JSONDecodeError as error:
@@ -189,6 +199,54 @@ def load_json(text: str | bytes, limits: Limits = VALUE) -> Any:
         raise
     except (ValueError, RecursionError) as error:  # the checks above should make these unreachable
         raise ParseError(f"invalid JSON ({type(error).__name__})") from None
+
+
+# An API object is already valid JSON (the API server parsed it), and refusing it whole would
+# hide it: kasugai would think it gone. Its values beyond the limits are replaced by a string
+# saying so instead (``OVER_LIMIT`` ...), and a field kasugai reads that holds one is an error.
+OVER_LIMIT = "<kasugai: value over the limits: "
+_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]|[-+.0-9eE]+', re.DOTALL)
+
+
+def _marked(text: str, limits: Limits) -> str:
+    """``text`` with every value nested too deep, or number too long, replaced by a marker."""
+    deep = json.dumps(f"{OVER_LIMIT}{_too_deep(limits)}>")
+    long_number = json.dumps(f"{OVER_LIMIT}{_too_long_number(limits)}>")
+    out: list[str] = []
+    last = depth = 0
+    replacing_from = -1
+    for token in _TOKEN.finditer(text):
+        first = token.group()[0]
+        if first in "[{":
+            if depth == limits.max_depth and replacing_from < 0:
+                replacing_from = token.start()
+            depth += 1
+        elif first in "]}":
+            depth -= 1
+            if depth == limits.max_depth and replacing_from >= 0:
+                out += (text[last:replacing_from], deep)
+                last, replacing_from = token.end(), -1
+        elif first != '"' and replacing_from < 0 and len(token.group()) > limits.max_number_length:
+            out += (text[last : token.start()], long_number)
+            last = token.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+def load_api_json(text: str | bytes, limits: Limits = API) -> Any:
+    """Like ``load_json``, but a value beyond the depth or number limits becomes a string
+    starting with ``OVER_LIMIT`` instead of failing the whole text (a list of many objects)."""
+    try:
+        return load_json(text, limits)
+    except OverLimit as error:
+        if len(text) > limits.max_bytes:
+            raise
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        marked = _marked(text, limits)
+        if marked == text:
+            raise error from None
+        return load_json(marked, limits)
 
 
 # --- YAML -----------------------------------------------------------------------------------

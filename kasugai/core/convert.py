@@ -25,6 +25,8 @@ from cattrs.cols import (
 )
 from cattrs.gen import make_dict_structure_fn, override
 
+from kasugai.core.bounded import OVER_LIMIT
+
 __all__ = [
     "Invalid",
     "camel_case",
@@ -83,6 +85,8 @@ def json_type(value: Any) -> str:
     """
     if value is None:
         return "null"
+    if isinstance(value, str) and value.startswith(OVER_LIMIT):
+        return "a value over kasugai's limits" + value[len(OVER_LIMIT) - 2 : -1]
     if isinstance(value, bool):
         return "a boolean"
     names = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
