@@ -30,7 +30,7 @@ def assert_ng(client: subprocess.CompletedProcess[str], *reason_parts: str) -> N
     ("config", "logged"),
     [
         ("other: 1\n", "no 'next' mapping"),
-        ("next: [\n", "not valid YAML"),
+        ("next: [\n", "invalid YAML"),
         ('next:\n  host: "10.0.0.1 --evil"\n  port: 8080\n', "next.host"),
         ('next:\n  host: "10.0.0.1"\n  port: 99999\n', "next.port"),
     ],

@@ -126,7 +126,7 @@ def test_a_stubborn_pipeline_gets_sigterm_then_sigkill(video: LocalVideo, marker
 @pytest.mark.parametrize(
     ("text", "named"),
     [
-        ("command: [", "not valid YAML"),
+        ("command: [", "invalid YAML"),
         ("cmd: [echo]", "missing field 'command'"),
         ("command: []", "non-empty list"),
         ("command: [echo, {a: 1}]", "command[1]"),
