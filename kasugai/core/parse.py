@@ -79,12 +79,16 @@ def parse_body(kind: str, namespace: str, body: Mapping[str, Any]) -> Parsed:
 
 
 def _unreadable_dataflow(body: Mapping[str, Any], invalid: Invalid) -> DataFlowObject:
-    meta = _mapping(body.get("metadata"))
-    uid, generation = meta.get("uid"), meta.get("generation")
+    try:
+        meta = _mapping(body.get("metadata"))
+        uid, generation = meta.get("uid"), meta.get("generation")
+        deleting = bool(meta.get("deletionTimestamp"))
+    except Exception:  # the fault is reported already; what matters now is to hold the DataFlow
+        meta, uid, generation, deleting = {}, "", None, False
     return DataFlowObject(
         uid=uid if isinstance(uid, str) else "",
         generation=generation if type(generation) is int else None,
-        deleting=bool(meta.get("deletionTimestamp")),
+        deleting=deleting,
         spec=invalid,
     )
 
