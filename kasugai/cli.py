@@ -64,12 +64,14 @@ def log_fault(what: str, error: BaseException) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(logging.INFO if args.verbose else logging.WARNING)
-    faults.listen(log_fault)
+    stop_logging_faults = faults.listen(log_fault)
     try:
         status: int = args.func(args)
     except InputError as exc:
         print(f"kasugai {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        stop_logging_faults()  # main() may run in-process (tests): leave no listener behind
     return status
 
 

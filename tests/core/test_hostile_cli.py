@@ -8,18 +8,22 @@ the same entry point in-process (``kasugai.cli.main``), fast enough for many exa
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 import yaml
 from core_helpers import CALC, FACTS, bodies, find
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kasugai.cli import main
+from kasugai.cli import log_fault, main
+from kasugai.runtime_env import configure_logging
 from kasugai.testing.hostile import (
     JSON_TEXTS,
     MARKER,
@@ -122,6 +126,35 @@ def test_replay_of_a_hostile_journal(tmp_path: Path) -> None:
         assert result.stderr.startswith(f"kasugai replay: error: {journal}:1: "), name
 
 
+# --- in-process: the entry point itself ------------------------------------------------------
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """main() configures structlog to the captured stderr; later tests must not log there."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+def test_a_fault_is_logged_with_its_type_and_place_never_its_message(
+    capsys: pytest.CaptureFixture[str], logging_restored: None
+) -> None:
+    configure_logging(logging.INFO)
+    try:
+        {}[MARKER]
+    except KeyError as error:
+        log_fault("reading a ConfigMap in namespace ns", error)
+    logged = json.loads(capsys.readouterr().err)
+    assert logged["event"] == "internal error; the object is treated as invalid"
+    assert logged["during"] == "reading a ConfigMap in namespace ns"
+    assert logged["error"] == "KeyError"
+    assert logged["at"][-1].endswith(
+        "in test_a_fault_is_logged_with_its_type_and_place_never_its_message"
+    )
+    assert MARKER not in json.dumps(logged)
+
+
 # --- a generated corpus, through the same entry point in-process ----------------------------
 
 KINDS = ("DataFlow", "FunctionChain", "FunctionType", "ConfigMap", "Pod", "Service")
@@ -188,7 +221,10 @@ def hostile_documents(draw: st.DrawFn) -> tuple[str, str]:
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=hostile_documents())
 def test_generated_hostile_files_never_give_a_traceback(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], document: tuple[str, str]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    logging_restored: None,
+    document: tuple[str, str],
 ) -> None:
     suffix, text = document
     file = tmp_path / f"generated{suffix}"
