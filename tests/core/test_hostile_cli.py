@@ -168,13 +168,13 @@ leaves = st.one_of(
     st.text(max_size=12),
     st.just(MARKER),
 )
-json_values = st.recursive(
-    leaves,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=16,
-)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+
+
+json_values = st.recursive(leaves, _containers, max_leaves=16)
 pathological = st.one_of(
     st.sampled_from(sorted(JSON_TEXTS.values())),
     st.sampled_from(sorted(YAML_TEXTS.values())),
