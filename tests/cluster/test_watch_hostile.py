@@ -14,6 +14,7 @@ from kasugai.adapters.kube.observability import Metrics
 from kasugai.adapters.kube.watchers import Delivery, Watcher, WatchTimeouts
 from kasugai.core import bounded
 from kasugai.core.events import Observed
+from kasugai.testing import EphemeralCluster
 from kasugai.testing.hostile import MARKER
 
 
@@ -42,10 +43,14 @@ def _observed(deliveries: queue.Queue[Delivery], name: str, relisted: bool) -> O
 
 
 def test_objects_over_the_limits_are_listed_and_watched_without_a_restart(
-    kube: client.ApiClient, namespace: str
+    kube: client.ApiClient, cluster: EphemeralCluster, namespace: str
 ) -> None:
-    api = KubeApi(kube)
-    _create_dataflow(api, namespace, "listed", 300)
+    with cluster.api_client() as writer:  # its own connections: the watch streams on kube's
+        _check_over_the_limits(KubeApi(kube), KubeApi(writer), namespace)
+
+
+def _check_over_the_limits(api: KubeApi, writer: KubeApi, namespace: str) -> None:
+    _create_dataflow(writer, namespace, "listed", 300)
     deliveries: queue.Queue[Delivery] = queue.Queue()
     metrics = Metrics()
     watcher = Watcher(
@@ -55,7 +60,7 @@ def test_objects_over_the_limits_are_listed_and_watched_without_a_restart(
     watcher.start()
     try:
         listed = _observed(deliveries, "listed", relisted=True)
-        _create_dataflow(api, namespace, "watched", 500)
+        _create_dataflow(writer, namespace, "watched", 500)
         watched = _observed(deliveries, "watched", relisted=False)
         for event in (listed, watched):
             deep, levels = event.body["spec"]["startPoint"]["deep"], 0
