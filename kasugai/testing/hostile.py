@@ -27,6 +27,17 @@ JSON_TEXTS: Mapping[str, str] = {
     "unterminated deep": "[" * 5000 + '"' + MARKER,
     "marker in a wrong type": json.dumps([{"rxProtocol": {"x": MARKER}, "imageURI": [MARKER]}]),
     "marker as a number key": json.dumps({MARKER: 1}),
+    # The leak once found: "expected ..., got a string ('<the secret>')".
+    "marker where another type belongs": json.dumps(
+        [
+            {
+                "additionalNetwork": MARKER,
+                "regionType": [MARKER],
+                "configName": {"x": MARKER},
+                "template": {"spec": {"containers": [{"ports": [{"containerPort": MARKER}]}]}},
+            }
+        ]
+    ),
     "over 3 MiB": json.dumps([MARKER * 1000] * 200),
     "not JSON": MARKER + " {",
 }
