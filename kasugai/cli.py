@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
+
+import structlog
 
 from kasugai import __version__
 from kasugai.adapters.files import InputError
@@ -28,6 +31,7 @@ from kasugai.commands import (
     up,
 )
 from kasugai.commands import exec as exec_command
+from kasugai.core import faults
 from kasugai.runtime_env import configure_logging
 
 COMMANDS = (plan, diff, up, down, status, logs, exec_command, demo, send_video, replay, controller)
@@ -45,14 +49,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def log_fault(what: str, error: BaseException) -> None:
+    """A fault the core survived: its type and code locations, never its message (which may
+    quote an input)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    structlog.get_logger("kasugai").error(
+        "internal error; the object is treated as invalid",
+        during=what,
+        error=type(error).__name__,
+        at=[f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames[-5:]],
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(logging.INFO if args.verbose else logging.WARNING)
+    stop_logging_faults = faults.listen(log_fault)
     try:
         status: int = args.func(args)
     except InputError as exc:
         print(f"kasugai {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        stop_logging_faults()  # main() may run in-process (tests): leave no listener behind
     return status
 
 

@@ -8,17 +8,29 @@ the file, the document and the field; the CLI prints it and exits with status 2.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import attrs
 import yaml
 
+from kasugai.core import bounded
+from kasugai.core.bounded import resolve_plain
+from kasugai.core.convert import json_type, shown
 from kasugai.core.events import ObjectKey, Observed
 
-__all__ = ["InputError", "Loaded", "dump_objects", "load_objects", "to_yaml"]
+__all__ = [
+    "InputError",
+    "Loaded",
+    "dump_objects",
+    "load_objects",
+    "to_yaml",
+    "write_objects",
+    "write_yaml",
+]
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -51,31 +63,44 @@ def _files(path: Path) -> list[Path]:
     raise InputError(f"{path}: no such file or directory")
 
 
-def _documents(path: Path) -> Iterator[tuple[int, Any]]:
+class _Budget:
+    """What is left of ``FILES_TOTAL`` for the files of one command."""
+
+    def __init__(self) -> None:
+        self.left = bounded.FILES_TOTAL
+
+    def take(self, path: Path) -> None:
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        self.left -= size
+        if self.left < 0:
+            limit = bounded.describe_size(bounded.FILES_TOTAL)
+            raise InputError(f"{path}: the files given hold more than {limit} (the limit)")
+
+
+def _documents(path: Path) -> list[tuple[int, Any]]:
+    """(number, value) of every document in the file, read as a stream within the limits."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from exc
-    try:
-        if path.suffix == ".json":
-            yield 1, json.loads(text)
-            return
-        yield from enumerate(yaml.safe_load_all(text), start=1)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: invalid JSON: {exc.msg} (line {exc.lineno})") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1} column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"{path}: invalid YAML{where}: {problem}") from exc
+        with path.open("rb") as stream:
+            if path.suffix == ".json":
+                data = stream.read(bounded.FILE.max_bytes + 1)
+                return [(1, bounded.load_json(data, bounded.FILE))]
+            return list(enumerate(bounded.yaml_documents(stream, bounded.FILE), start=1))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except bounded.ParseError as exc:
+        raise InputError(f"{path}: {exc}") from exc
 
 
 def _check(body: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(body, Mapping):
-        raise InputError(f"{where}: expected a Kubernetes object, got {type(body).__name__}")
+        raise InputError(f"{where}: expected a Kubernetes object, got {json_type(body)}")
     kind = body.get("kind")
     if not isinstance(kind, str) or not kind:
         raise InputError(f"{where}: kind: required (e.g. kind: DataFlow)")
+    kind = shown(kind, quoted=False)
     meta = body.get("metadata")
     if not isinstance(meta, Mapping):
         raise InputError(f"{where}: {kind}: metadata: required, with a name")
@@ -84,16 +109,21 @@ def _check(body: Any, where: str) -> Mapping[str, Any]:
         raise InputError(f"{where}: {kind}: metadata.name: required (a non-empty string)")
     namespace = meta.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
-        raise InputError(f"{where}: {kind} {name}: metadata.namespace: expected a string")
+        raise InputError(
+            f"{where}: {kind} {shown(name, quoted=False)}: metadata.namespace: expected a string, "
+            f"got {json_type(namespace)}"
+        )
     return body
 
 
 def load_objects(paths: Iterable[str | Path]) -> list[Loaded]:
     """Every object in the given files and directories, in order (directories sorted)."""
     loaded = []
+    budget = _Budget()
     for path in paths:
         for file in _files(Path(path)):
-            documents = list(_documents(file))
+            budget.take(file)
+            documents = _documents(file)
             for number, document in documents:
                 if document is None:
                     continue
@@ -102,7 +132,9 @@ def load_objects(paths: Iterable[str | Path]) -> list[Loaded]:
                     # A List (kubectl get -o yaml, kasugai plan) has no name of its own.
                     items = document.get("items")
                     if not isinstance(items, list):
-                        raise InputError(f"{where}: List: items: expected a list")
+                        raise InputError(
+                            f"{where}: List: items: expected a list, got {json_type(items)}"
+                        )
                     for index, item in enumerate(items):
                         loaded.append(Loaded(_check(item, f"{where} items[{index}]"), where))
                 else:
@@ -110,25 +142,102 @@ def load_objects(paths: Iterable[str | Path]) -> list[Loaded]:
     return loaded
 
 
-class _Dumper(yaml.SafeDumper):
-    """YAML like kubectl prints it; multi-line strings (ConfigMap data) as literal blocks."""
+# libyaml's emitter when the wheel has it: the pure-Python one took minutes for a large plan.
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_STR, _INT, _FLOAT, _BOOL, _NULL = (
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null")
+)
+_END_MAPPING, _END_SEQUENCE = yaml.MappingEndEvent(), yaml.SequenceEndEvent()
 
 
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+def _scalar(value: Any) -> yaml.ScalarEvent:
+    """A scalar as PyYAML's SafeRepresenter writes it; multi-line strings as literal blocks."""
+    if isinstance(value, str):
+        plain = resolve_plain(value) == _STR  # else quoted: the string "true" stays a string
+        style = "|" if "\n" in value else None
+        return yaml.ScalarEvent(None, _STR, (plain, True), value, style=style)
+    if value is None:
+        text, tag = "null", _NULL
+    elif isinstance(value, bool):
+        text, tag = ("true" if value else "false"), _BOOL
+    elif isinstance(value, int):
+        text, tag = str(value), _INT
+    elif isinstance(value, float):
+        text, tag = _float_text(value), _FLOAT
+    else:
+        raise TypeError(f"not a JSON value: {type(value).__name__}")
+    return yaml.ScalarEvent(None, tag, (True, False), text)
 
 
-_Dumper.add_representer(str, _str)
+def _float_text(value: float) -> str:
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value).lower()
+    return text.replace("e", ".0e", 1) if "." not in text and "e" in text else text
+
+
+def _yaml_events(value: Any) -> Iterator[yaml.Event]:
+    """The events of a JSON value, keys sorted, block style; a loop, however deep the value."""
+    todo: list[Any] = [value]
+    short: dict[str, yaml.ScalarEvent] = {}  # keys and short values repeat: one event each
+    while todo:
+        item = todo.pop()
+        kind = type(item)
+        if kind is str and len(item) <= 64:
+            event = short.get(item)
+            if event is None:
+                event = short[item] = _scalar(item)
+            yield event
+        elif item is _END_MAPPING or item is _END_SEQUENCE:
+            yield item
+        elif kind is dict or (kind is not str and isinstance(item, Mapping)):
+            yield yaml.MappingStartEvent(None, None, True, flow_style=False)
+            todo.append(_END_MAPPING)
+            for key in sorted(item, reverse=True):
+                todo.append(item[key])
+                todo.append(key)
+        elif kind is list or kind is tuple:
+            yield yaml.SequenceStartEvent(None, None, True, flow_style=False)
+            todo.append(_END_SEQUENCE)
+            todo.extend(reversed(item))
+        else:
+            yield _scalar(item)
+
+
+def write_yaml(value: Any, stream: IO[str]) -> None:
+    """``value`` as YAML like kubectl prints it, written to ``stream`` as it is produced."""
+    dumper = _Dumper(stream)
+    try:
+        dumper.emit(yaml.StreamStartEvent())
+        dumper.emit(yaml.DocumentStartEvent(explicit=False))
+        for event in _yaml_events(value):
+            dumper.emit(event)
+        dumper.emit(yaml.DocumentEndEvent(explicit=False))
+        dumper.emit(yaml.StreamEndEvent())
+    finally:
+        dumper.dispose()
 
 
 def to_yaml(value: Any) -> str:
-    return yaml.dump(value, Dumper=_Dumper, sort_keys=True, default_flow_style=False)
+    text = io.StringIO()
+    write_yaml(value, text)
+    return text.getvalue()
+
+
+def write_objects(objects: Sequence[Mapping[str, Any]], output: str, stream: IO[str]) -> None:
+    """A Kubernetes ``List`` of the objects, as ``yaml`` or ``json``, written to ``stream``."""
+    document = {"apiVersion": "v1", "kind": "List", "items": list(objects)}
+    if output == "json":
+        json.dump(document, stream, indent=2)
+        stream.write("\n")
+    else:
+        write_yaml(document, stream)
 
 
 def dump_objects(objects: Sequence[Mapping[str, Any]], output: str) -> str:
     """A Kubernetes ``List`` of the objects, as ``yaml`` or ``json``."""
-    document = {"apiVersion": "v1", "kind": "List", "items": list(objects)}
-    if output == "json":
-        return json.dumps(document, indent=2) + "\n"
-    return to_yaml(document)
+    text = io.StringIO()
+    write_objects(objects, output, text)
+    return text.getvalue()

@@ -25,6 +25,7 @@ import attrs
 import cattrs
 
 from kasugai.adapters.files import InputError
+from kasugai.core import bounded
 from kasugai.core.engine import Changes, Engine
 from kasugai.core.events import Event, Observed, event_from_json, event_to_json
 from kasugai.core.options import PlanOptions
@@ -123,23 +124,40 @@ def _entry(data: Any) -> Event | Session | Snapshot:
     return event_from_json(data)
 
 
+def _lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """The journal's lines, read one at a time; a line over the limit is an ``InputError``."""
+    limit = bounded.JOURNAL_LINE.max_bytes
+    try:
+        with Path(path).open("rb") as stream:
+            for number, line in enumerate(iter(lambda: stream.readline(limit + 1), b""), 1):
+                if len(line) > limit:
+                    size = bounded.describe_size(limit)
+                    raise InputError(f"{path}:{number}: a line longer than {size} (the limit)")
+                yield number, line
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
 def read_journal(path: str | Path) -> Iterator[tuple[int, Event | Session | Snapshot]]:
     """(line number, entry) for every line; ``InputError`` names the line of a bad one."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from exc
-    for number, line in enumerate(lines, start=1):
+    for number, line in _lines(path):
         if not line.strip():
             continue
         try:
-            yield number, _entry(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
-        except (cattrs.BaseValidationError, KeyError, ValueError, TypeError) as exc:
-            problems = (
-                "; ".join(cattrs.transform_error(exc))
-                if isinstance(exc, cattrs.BaseValidationError)
-                else str(exc)
-            )
+            yield number, _entry(bounded.load_json(line, bounded.JOURNAL_LINE))
+        except bounded.ParseError as exc:
+            raise InputError(f"{path}:{number}: {exc}") from exc
+        except cattrs.BaseValidationError as exc:
+            problems = "; ".join(cattrs.transform_error(exc, format_exception=_no_value))
             raise InputError(f"{path}:{number}: not a journal event: {problems}") from exc
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            what = type(exc).__name__
+            raise InputError(f"{path}:{number}: not a journal event ({what})") from exc
+
+
+def _no_value(exc: BaseException, type_: Any) -> str:
+    """cattrs' description of a bad field, without the value it quotes."""
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    name = getattr(type_, "__name__", None) or str(type_)
+    return f"expected {name} ({type(exc).__name__})"

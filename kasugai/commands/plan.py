@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from kasugai.adapters.files import dump_objects, load_objects
+from kasugai.adapters.files import load_objects, write_objects
 from kasugai.adapters.journal import JournalWriter
 from kasugai.commands.common import (
     add_filename_option,
@@ -51,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         engine.apply_all(events)
     log.info("planned", objects=len(loaded), dataflows=len(engine.plans()))
-    sys.stdout.write(dump_objects(engine.desired() + engine.status_objects(), args.output))
+    write_objects(engine.desired() + engine.status_objects(), args.output, sys.stdout)
     return 2 if report_errors(engine, loaded) else 0

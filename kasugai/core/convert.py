@@ -25,11 +25,14 @@ from cattrs.cols import (
 )
 from cattrs.gen import make_dict_structure_fn, override
 
+from kasugai.core.bounded import OVER_LIMIT
+
 __all__ = [
     "Invalid",
     "camel_case",
     "json_type",
     "refusing_other_json_types",
+    "shown",
     "structure",
 ]
 
@@ -75,14 +78,33 @@ def _strict_bool(value: Any, _: type) -> bool:
 
 
 def json_type(value: Any) -> str:
-    """How an error message names a JSON value: ``a string ('x')``, ``a list``, ``null``."""
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
-    for cls, name in names.items():
-        if isinstance(value, cls):
-            return f"{name} ({value!r})" if cls in (str, bool) else name
+    """How an error message names a JSON value: by its type only (``a string``, ``a list``).
+
+    Never the value itself: an input may hold a secret, and errors end up in statuses, Events
+    and logs that other people read.
+    """
     if value is None:
         return "null"
-    return f"a number ({value!r})" if isinstance(value, int | float) else type(value).__name__
+    if isinstance(value, str) and value.startswith(OVER_LIMIT):
+        return "a value over kasugai's limits" + value[len(OVER_LIMIT) - 2 : -1]
+    if isinstance(value, bool):
+        return "a boolean"
+    names = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+    for cls, name in names.items():
+        if isinstance(value, cls):
+            return name
+    return type(value).__name__
+
+
+def shown(name: object, limit: int = 80, *, quoted: bool = True) -> str:
+    """A name (of an object, a key, a kind) as messages quote it: escaped, and cut at ``limit``.
+
+    Names are not secret, but they are typed by anyone: a message stays one short line.
+    """
+    if not isinstance(name, str):
+        return json_type(name)
+    text = repr(name[:limit]) if quoted else repr(name[:limit])[1:-1]
+    return f"{text}... ({len(name):,} characters)" if len(name) > limit else text
 
 
 # Attribute -> JSON key where it is not plain camelCase, so error paths show what users wrote.
@@ -176,7 +198,7 @@ def _describe(exc: BaseException, expected: type | None) -> str:
         return "expected a list"
     if isinstance(exc, TypeError | AttributeError) and name in ("dict", "Mapping"):
         return "expected an object"
-    return f"expected {name}" if expected is not None else f"invalid value ({exc})"
+    return f"expected {name}" if expected is not None else f"invalid value ({type(exc).__name__})"
 
 
 def _format(problem: str, root: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import attrs
 
 from kasugai.core import names
-from kasugai.core.convert import Invalid
+from kasugai.core.convert import Invalid, shown
 from kasugai.core.events import ObjectKey
 from kasugai.core.model import ConfigEntry, DataFlowSpec, UserRequirement
 from kasugai.core.pods import NETWORK_MODES, container_ports, network_mode
@@ -83,13 +83,13 @@ def _function(
     nodes: tuple[str, ...],
     problems: list[Problem],
 ) -> PlannedFunction | None:
-    where = f"function {node.key!r}"
+    where = f"function {shown(node.key)}"
     before = len(problems)
     mode = network_mode(entry)
     if mode not in NETWORK_MODES:
         problems.append(
             Problem(
-                f"{where}: annotation {names.NETWORK_ANNOTATION}: unknown value {mode!r} "
+                f"{where}: annotation {names.NETWORK_ANNOTATION}: unknown value "
                 f"(expected {', '.join(NETWORK_MODES)})"
             )
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from kasugai.core.convert import shown
+
 __all__ = [
     "API_VERSION",
     "DATAFLOW_LABEL",
@@ -86,10 +88,10 @@ def _problem(what: str, value: str, limit: int, pattern: re.Pattern[str], rule: 
     """Why ``value`` is too long (over ``limit``) or does not match ``pattern``, or None."""
     if len(value) > limit:
         return (
-            f"{what} {value!r} is {len(value)} characters long; Kubernetes allows at most {limit} "
-            "(shorten the DataFlow name or the function key)"
+            f"{what} {shown(value, 253)} is {len(value)} characters long; "
+            f"Kubernetes allows at most {limit} (shorten the DataFlow name or the function key)"
         )
-    return None if pattern.fullmatch(value) else f"{what} {value!r} is not a valid {rule}"
+    return None if pattern.fullmatch(value) else f"{what} {shown(value, 253)} is not a valid {rule}"
 
 
 def dns1123_subdomain_problem(what: str, value: str) -> str | None:

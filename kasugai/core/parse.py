@@ -5,20 +5,23 @@ Each kind has one parser. ConfigMaps play several roles; the role is read from t
 ``app.kubernetes.io/managed-by: kasugai`` label one of our own outputs, and anything else is read
 as a config ConfigMap (every data value a JSON array of entries). An unreadable input becomes an
 ``Invalid`` value whose messages name the field; it only matters if something refers to it.
+
+Texts inside bodies (ConfigMap data, the network-status annotation) are parsed within the
+limits of ``kasugai.core.bounded``, and a parser that fails anyway (a bug) turns that one object
+into an ``Invalid`` saying so, reported through ``kasugai.core.faults``: one object never stops
+the others.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-import yaml
 
-from kasugai.core import names
+from kasugai.core import bounded, faults, names
 from kasugai.core.access import ACCESS_KIND, AccessAnswer, parse_access
-from kasugai.core.convert import Invalid, structure
+from kasugai.core.convert import Invalid, json_type, structure
 from kasugai.core.model import (
     ConfigEntry,
     DataFlowObject,
@@ -56,9 +59,40 @@ Parsed = (
 
 
 def parse_body(kind: str, namespace: str, body: Mapping[str, Any]) -> Parsed:
-    """The domain value a body holds; None for kinds the planner does not read."""
+    """The domain value a body holds; None for kinds the planner does not read.
+
+    Never raises: an error inside a parser makes this object ``Invalid`` (a DataFlow keeps its
+    place, with an invalid spec, so that what runs for it is kept) and is reported as a fault.
+    """
     parser = _PARSERS.get(kind)
-    return parser(namespace, body) if parser else None
+    if parser is None:
+        return None
+    try:
+        return parser(namespace, body)
+    except Exception as error:  # a bug must cost one object, not the loop that folds them all
+        faults.survived(f"reading a {kind} in namespace {namespace or '(none)'}", error)
+        invalid = Invalid(
+            (
+                f"kasugai could not read this {kind}: an internal error ({type(error).__name__}), "
+                "logged by kasugai; please report it",
+            )
+        )
+        return _unreadable_dataflow(body, invalid) if kind == "DataFlow" else invalid
+
+
+def _unreadable_dataflow(body: Mapping[str, Any], invalid: Invalid) -> DataFlowObject:
+    try:
+        meta = _mapping(body.get("metadata"))
+        uid, generation = meta.get("uid"), meta.get("generation")
+        deleting = bool(meta.get("deletionTimestamp"))
+    except Exception:  # the fault is reported already; what matters now is to hold the DataFlow
+        meta, uid, generation, deleting = {}, "", None, False
+    return DataFlowObject(
+        uid=uid if isinstance(uid, str) else "",
+        generation=generation if type(generation) is int else None,
+        deleting=deleting,
+        spec=invalid,
+    )
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -109,16 +143,14 @@ def _parse_configmap(namespace: str, body: Mapping[str, Any]) -> Parsed:
 
 
 def _json_data(data: Mapping[str, Any], key: str) -> Any:
-    """The JSON a data key holds, or an Invalid naming the key and the syntax error."""
+    """The JSON a data key holds, or an Invalid naming the key and the syntax error or limit."""
     text = data.get(key)
     if not isinstance(text, str):
-        return Invalid((f"data[{key}]: expected a JSON string",))
+        return Invalid((f"data[{key}]: expected a JSON string, got {json_type(text)}",))
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Invalid(
-            (f"data[{key}]: invalid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})",)
-        )
+        return bounded.load_json(text, bounded.VALUE)
+    except bounded.ParseError as exc:
+        return Invalid((f"data[{key}]: {exc}",))
 
 
 def _parse_function_info(data: Mapping[str, Any]) -> FunctionInfo | Invalid:
@@ -152,10 +184,12 @@ def _parse_function_config(data: Mapping[str, Any]) -> FunctionConfig | Invalid:
 
 def _parse_user_requirement(data: Mapping[str, Any]) -> UserRequirement | Invalid:
     text = data["requestNodeNames"]
+    if not isinstance(text, str):
+        return Invalid((f"data[requestNodeNames]: expected a YAML string, got {json_type(text)}",))
     try:
-        value = yaml.safe_load(text) if isinstance(text, str) else None
-    except yaml.YAMLError as exc:
-        return Invalid((f"data[requestNodeNames]: invalid YAML: {exc}",))
+        value = bounded.load_yaml(text, bounded.VALUE)
+    except bounded.ParseError as exc:
+        return Invalid((f"data[requestNodeNames]: {exc}",))
     if value is None:
         value = {}
     nodes = structure(value, dict[str, tuple[str, ...]], "data[requestNodeNames]")
@@ -186,10 +220,15 @@ def _parse_pod(namespace: str, body: Mapping[str, Any]) -> PodFacts:
     text = annotations.get(names.NETWORK_STATUS_ANNOTATION)
     if text is None:
         return PodFacts(phase, ())
+    if not isinstance(text, str):
+        problem = (
+            f"{names.NETWORK_STATUS_ANNOTATION}: expected a JSON string, got {json_type(text)}"
+        )
+        return PodFacts(phase, (), problem)
     try:
-        entries = json.loads(text) if isinstance(text, str) else None
-    except json.JSONDecodeError as exc:
-        return PodFacts(phase, (), f"{names.NETWORK_STATUS_ANNOTATION} is not JSON: {exc.msg}")
+        entries = bounded.load_json(text, bounded.VALUE)
+    except bounded.ParseError as exc:
+        return PodFacts(phase, (), f"{names.NETWORK_STATUS_ANNOTATION}: {exc}")
     if not isinstance(entries, list):
         return PodFacts(phase, (), f"{names.NETWORK_STATUS_ANNOTATION} is not a JSON list")
     return PodFacts(phase, tuple(ip for entry in entries for ip in _vf_ips(entry)))

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import attrs
 
 from kasugai.core import names
-from kasugai.core.convert import Invalid
+from kasugai.core.convert import Invalid, shown
 from kasugai.core.events import ObjectKey
 from kasugai.core.model import (
     ConfigEntry,
@@ -133,10 +133,11 @@ def find_type(
             versions.setdefault(spec.version, key)
     if version in versions:
         return versions[version], ""
-    found = f" (found versions: {', '.join(sorted(versions))})" if versions else ""
+    listed = ", ".join(shown(v, quoted=False) for v in sorted(versions))
+    found = f" (found versions: {listed})" if versions else ""
     return None, (
-        f"FunctionType with functionName {name!r} and version {version!r} "
-        f"not found in namespace {namespace!r}{found}"
+        f"FunctionType with functionName {shown(name)} and version {shown(version)} "
+        f"not found in namespace {shown(namespace)}{found}"
     )
 
 
@@ -224,7 +225,7 @@ def _key_problems(spec: FunctionChainSpec) -> list[Problem]:
         problems.append(Problem("spec.functions: no functions"))
     for fkey in spec.functions:
         if fkey in names.RESERVED_KEYS or not fkey:
-            problems.append(Problem(f"spec.functions.{fkey}: {fkey!r} is reserved"))
+            problems.append(Problem(f"spec.functions.{fkey}: {shown(fkey)} is reserved"))
         elif names.SEPARATOR_WORD in fkey:
             problems.append(
                 Problem(
@@ -248,11 +249,14 @@ def _connection_problems(spec: FunctionChainSpec) -> list[Problem]:
             path = f"spec.connections[{index}].{side}"
             fkey = end.function_key
             if fkey == forbidden:
-                problems.append(Problem(f"{path}.functionKey: {fkey!r} cannot be a {side} end"))
+                problems.append(
+                    Problem(f"{path}.functionKey: {shown(fkey)} cannot be a {side} end")
+                )
             elif fkey != allowed and fkey not in spec.functions:
                 problems.append(
                     Problem(
-                        f"{path}.functionKey: unknown function {fkey!r} (known: {', '.join(known)})"
+                        f"{path}.functionKey: unknown function {shown(fkey)} "
+                        f"(known: {', '.join(known)})"
                     )
                 )
             if end.port < 0:
@@ -263,7 +267,7 @@ def _connection_problems(spec: FunctionChainSpec) -> list[Problem]:
             if earlier != index:
                 problems.append(
                     Problem(
-                        f"{path}: port {end.port} of {fkey!r} is already used "
+                        f"{path}: port {end.port} of {shown(fkey)} is already used "
                         f"by spec.connections[{earlier}].{side}"
                     )
                 )
@@ -282,7 +286,7 @@ def _limit_problems(nodes: Iterable[ChainNode]) -> list[Problem]:
                 field = "maxInputNum" if what == "inputs" else "maxOutputNum"
                 problems.append(
                     Problem(
-                        f"spec.connections: function {node.key!r} has {count} {what}; its "
+                        f"spec.connections: function {shown(node.key)} has {count} {what}; its "
                         f"FunctionType allows {limit} ({field})"
                     )
                 )
@@ -331,6 +335,11 @@ def _find_config(world: World, namespace: str, name: str) -> ObjectKey | None:
     return None
 
 
+def _protocol(value: str) -> str:
+    """An entry's protocol as a message shows it: only the ones kasugai matches on (a value)."""
+    return value if value in ("RTP", "TCP") else "other"
+
+
 def choose_entry(world: World, namespace: str, node: ChainNode) -> EntryChoice:
     """Find the config ConfigMap (DataFlow namespace, then ``default``) and pick the entry.
 
@@ -341,10 +350,12 @@ def choose_entry(world: World, namespace: str, node: ChainNode) -> EntryChoice:
     name = node.type_check.item.config_name
     key = _find_config(world, namespace, name)
     if key is None:
-        spaces = " or ".join(repr(n) for n in dict.fromkeys((namespace, CONFIG_NAMESPACE)))
-        missing = f"function {node.key!r}: config ConfigMap {name!r} not found in {spaces}"
+        spaces = " or ".join(shown(n) for n in dict.fromkeys((namespace, CONFIG_NAMESPACE)))
+        missing = (
+            f"function {shown(node.key)}: config ConfigMap {shown(name)} not found in {spaces}"
+        )
         return EntryChoice(None, None, (Problem(missing, waiting=True),))
-    where = f"function {node.key!r}: ConfigMap {key.namespace}/{name}"
+    where = f"function {shown(node.key)}: ConfigMap {key.namespace}/{name}"
     config = world.value(key)
     if isinstance(config, Invalid):
         return EntryChoice(None, key, tuple(Problem(f"{where}: {p}") for p in config.problems))
@@ -357,7 +368,9 @@ def choose_entry(world: World, namespace: str, node: ChainNode) -> EntryChoice:
     matching = [e for e in config.entries if (e.rx_protocol, e.tx_protocol) == (rx, tx)]
     if matching:
         return EntryChoice(matching[-1], key)
-    pairs = ", ".join(f"{e.rx_protocol}/{e.tx_protocol}" for e in config.entries)
+    pairs = ", ".join(
+        f"{_protocol(e.rx_protocol)}/{_protocol(e.tx_protocol)}" for e in config.entries
+    )
     wanted = f"rxProtocol={rx} txProtocol={tx}"
     if len(config.entries) == 1:
         note = f"{where}: no entry for {wanted}; using its only entry ({pairs})"

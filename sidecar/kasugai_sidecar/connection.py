@@ -4,8 +4,9 @@ The sidecar renders addresses into command lines (the video templates build a ``
 command), so nothing reaches a template before it is proven sane: every IP is an IP address,
 every port an integer in 1..65535, every protocol TCP, UDP or SCTP, at the top level and in each
 fan-out ``outputs`` entry. cattrs checks the shape and names the path of each bad field
-(``config.ports[0].port: 70000 is not a port number...``). Templates receive the decoded JSON
-itself, exactly as a Go program would, unknown keys included.
+(``config.ports[0].port: not a port number...``), never the value (a ConfigMap is read by more
+people than the log). Templates receive the decoded JSON itself, exactly as a Go program would,
+unknown keys included. The text is read within ``kasugai.core.bounded.VALUE``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import cattrs.v
 from cattrs.cols import list_structure_factory, mapping_structure_factory
 from cattrs.gen import make_dict_structure_fn
 
-from kasugai.core.convert import json_type, refusing_other_json_types
-from kasugai_sidecar.gotemplate import decode_json, format_float
+from kasugai.core import bounded
+from kasugai.core.convert import json_type, refusing_other_json_types, shown
+from kasugai_sidecar.gotemplate import decode_json
 
 IPText = NewType("IPText", str)
 PortNumber = NewType("PortNumber", int)
@@ -67,15 +69,18 @@ def _ip(value: Any, _: type) -> str:
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not an IP address") from None
+        raise ValueError(f"not an IP address (a string of {len(value)} characters)") from None
     if "%" in value:  # a scope id is free text: it must never reach a command line
-        raise ValueError(f"{value!r}: an address with a zone (%...) is not accepted")
+        raise ValueError("an address with a zone (%...) is not accepted")
     return value
 
 
-def _shown(value: Any) -> str:
-    """A JSON value as the user wrote it (numbers are float64, shown as Go prints them)."""
-    return format_float(value) if isinstance(value, float) else repr(value)
+def _port_kind(value: Any) -> str:
+    if isinstance(value, float) and value == value and value != int(value):
+        return "a fraction"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number out of range"
+    return json_type(value)
 
 
 def _port(value: Any, _: type) -> int:
@@ -85,20 +90,26 @@ def _port(value: Any, _: type) -> int:
         or value != int(value)
         or not 1 <= value <= 65535
     ):
-        raise ValueError(f"{_shown(value)} is not a port number: use an integer from 1 to 65535")
+        raise ValueError(
+            f"not a port number: use an integer from 1 to 65535, got {_port_kind(value)}"
+        )
     return int(value)
+
+
+def _kind(value: Any) -> str:
+    return "another string" if isinstance(value, str) else json_type(value)
 
 
 def _protocol(value: Any, _: type) -> Protocol:
     try:
         return Protocol(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a protocol: use TCP, UDP or SCTP") from None
+        raise ValueError(f"not a protocol: use TCP, UDP or SCTP, got {_kind(value)}") from None
 
 
 def _output_port(value: Any, _: type) -> str:
     if not (isinstance(value, str) and value.isascii() and value.isdigit() and int(value) < 65536):
-        raise ValueError(f"output key {value!r} is not a port number (0..65535)")
+        raise ValueError(f"output key {shown(value)} is not a port number (0..65535)")
     return value
 
 
@@ -148,7 +159,9 @@ def parse_connection_config(text: str) -> tuple[Any, ConnectionConfig]:
     """
     try:
         data = decode_json(text)
-    except ValueError as err:
+    except bounded.ParseError as err:
+        raise InvalidConnectionConfig([f"config: {err}"]) from None
+    except ValueError as err:  # json's messages name a position, never the text
         raise InvalidConnectionConfig([f"config: not valid JSON: {err}"]) from None
     if not isinstance(data, dict):
         raise InvalidConnectionConfig([f"config: expected a JSON object, got {json_type(data)}"])

@@ -14,7 +14,8 @@ from typing import Any
 import attrs
 
 from kasugai.atomic_files import write_atomically
-from kasugai_sidecar.gotemplate import Template, TemplateError
+from kasugai.core import bounded
+from kasugai_sidecar.gotemplate import Template, TemplateError, TemplateParseError
 
 TEMPLATE_SUFFIX = ".tmpl"
 
@@ -40,8 +41,17 @@ def output_path(template: Path) -> Path:
 
 
 def render_template(template: Path, data: Any) -> str:
-    """Render one template file; ``TemplateError`` (or ``OSError``) on failure."""
-    return Template(template.name, template.read_text(encoding="utf-8")).execute(data)
+    """Render one template file; ``TemplateError`` (or ``OSError``, ``UnicodeError``) on failure.
+
+    A template is at most ``kasugai.core.bounded.TEMPLATE_BYTES`` long.
+    """
+    limit = bounded.TEMPLATE_BYTES
+    with template.open("rb") as stream:
+        text = stream.read(limit + 1)
+    if len(text) > limit:
+        size = bounded.describe_size(limit)
+        raise TemplateParseError(f"template: {template.name}: larger than {size} (the limit)")
+    return Template(template.name, text.decode("utf-8")).execute(data)
 
 
 def render_directory(directory: Path, data: Any) -> RenderResult:
@@ -53,6 +63,10 @@ def render_directory(directory: Path, data: Any) -> RenderResult:
             content = render_template(template, data).encode("utf-8")
         except (TemplateError, OSError, UnicodeError) as err:
             failures.append(RenderFailure(template, str(err)))
+            continue
+        except Exception as err:  # a renderer bug costs this template, never the sidecar
+            reason = f"internal error of the template renderer ({type(err).__name__})"
+            failures.append(RenderFailure(template, reason))
             continue
         target = output_path(template)
         try:

@@ -191,7 +191,9 @@ def test_a_bad_config_in_the_configmap_keeps_the_last_good_file(
         lambda: [e for e in pod.sidecar.events() if e["event"].startswith("config rejected")],
         "the rejection",
     )
-    assert rejected[0]["problems"] == ["config.ips[0]: 'nope' is not an IP address"]
+    assert rejected[0]["problems"] == [
+        "config.ips[0]: not an IP address (a string of 4 characters)"
+    ]
     core.patch_namespaced_config_map(name, namespace, {"data": {"other": "x", "config": None}})
     wait_until(
         lambda: pod.sidecar.count("configmap has no data.config; keeping the last rendered files"),

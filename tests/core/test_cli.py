@@ -52,7 +52,10 @@ def test_bad_yaml_names_the_file_and_line(tmp_path: Path) -> None:
     bad.write_text("kind: DataFlow\nmetadata: {name: x\n")
     result = kasugai("plan", "-f", bad)
     assert result.returncode == 2
-    assert result.stderr.startswith(f"kasugai plan: error: {bad}: invalid YAML (line 3 column 1)")
+    assert result.stderr == (
+        f"kasugai plan: error: {bad}: invalid YAML: while parsing a flow mapping: "
+        "did not find expected ',' or '}' (line 3 column 1)\n"
+    )
     assert "Traceback" not in result.stderr
 
 

@@ -100,7 +100,7 @@ def interpret(
         try:
             validate_host(host)
         except ValueError as error:
-            raise FlagError(f"-host: {error}") from None
+            raise FlagError(f"-host: {host!r}: {error}") from None  # the user's own flag
     return ClientInvocation(tuple(values), host=host, port=port, config_dir=config_dir)
 
 

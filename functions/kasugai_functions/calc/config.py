@@ -15,9 +15,10 @@ from pathlib import Path
 
 import attrs
 import structlog
-import yaml
 
 from kasugai.atomic_files import install_file
+from kasugai.core import bounded
+from kasugai.core.convert import json_type
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +43,7 @@ class ConfigMissing(ConfigError):
 def validate_host(host: object) -> str:
     """``host`` if it is an IP address or a DNS name; ValueError saying what is wrong otherwise."""
     if not isinstance(host, str):
-        raise ValueError(f"expected a string, got {host!r}")
+        raise ValueError(f"expected a string, got {json_type(host)}")
     try:
         ipaddress.ip_address(host)
         return host
@@ -52,7 +53,7 @@ def validate_host(host: object) -> str:
     # All-numeric labels would make "999.1.1.1" a DNS name; such a host is a mistyped IP address.
     if len(host) > 253 or not _DNS_NAME.fullmatch(host) or all(x.isdigit() for x in labels):
         raise ValueError(
-            f"{host!r} is neither an IP address nor a DNS name; "
+            f"neither an IP address nor a DNS name (a string of {len(host)} characters); "
             "give an address such as 10.96.0.10 or a name such as calc-plus.default.svc"
         )
     return host
@@ -60,8 +61,10 @@ def validate_host(host: object) -> str:
 
 def validate_port(port: object) -> int:
     """``port`` if it is an integer from 1 to 65535; ValueError otherwise."""
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ValueError(f"expected an integer from 1 to 65535, got {port!r}")
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise ValueError(f"expected an integer from 1 to 65535, got {json_type(port)}")
+    if not 1 <= port <= 65535:
+        raise ValueError("expected an integer from 1 to 65535, got a number out of range")
     return port
 
 
@@ -100,9 +103,9 @@ class NextHop:
 def parse_config(text: str, source: str) -> NextHop:
     """The next hop in a config.yaml text; ``source`` names the file in errors."""
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {_yaml_problem(error)}") from None
+        document = bounded.load_yaml(text, bounded.VALUE)
+    except bounded.ParseError as error:
+        raise ConfigError(f"{source}: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("next"), dict):
         raise ConfigError(
             f"{source}: no 'next' mapping; expected 'next: {{host: <address>, port: <port>}}' "
@@ -118,18 +121,16 @@ def parse_config(text: str, source: str) -> NextHop:
         raise ConfigError(f"{source}: {error}") from None
 
 
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
-        mark = error.problem_mark
-        return f"line {mark.line + 1}, column {mark.column + 1}: {error.problem}"
-    return str(error)
-
-
 def read_config(directory: Path) -> NextHop:
     """The next hop from ``<directory>/config.yaml``; ConfigError if missing or invalid."""
     path = directory / CONFIG_FILE
+    limit = bounded.VALUE.max_bytes
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
+        if len(data) > limit:
+            raise ConfigError(f"{path}: larger than {bounded.describe_size(limit)} (the limit)")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigMissing(
             f"{path} does not exist yet; the sidecar renders it from {TEMPLATE_FILE} "

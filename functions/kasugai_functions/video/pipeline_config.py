@@ -9,10 +9,12 @@ an IP literal or a port number, so a bad destination can never smuggle shell wor
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import attrs
-import yaml
 
+from kasugai.core import bounded
+from kasugai.core.convert import json_type
 from kasugai_functions.video.addresses import AddressError, validate_ip, validate_port
 
 # A GStreamer property as its own word: `host=...`, not `multicast-host=` or `rtphost=`.
@@ -36,9 +38,9 @@ class PipelineConfig:
 def parse_pipeline_config(text: str, source: str) -> PipelineConfig:
     """Parse and validate the YAML ``text`` of config file ``source``."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML ({exc}); expected `{_EXAMPLE}`") from None
+        data = bounded.load_yaml(text, bounded.VALUE)
+    except bounded.ParseError as exc:
+        raise ConfigError(f"{source}: {exc}; expected `{_EXAMPLE}`") from None
     if not isinstance(data, dict) or "command" not in data:
         raise ConfigError(f"{source}: missing field 'command'; expected `{_EXAMPLE}`")
     command = data["command"]
@@ -50,23 +52,54 @@ def parse_pipeline_config(text: str, source: str) -> PipelineConfig:
     return PipelineConfig(command=argv)
 
 
+def read_pipeline_config(path: Path) -> PipelineConfig:
+    """The config in ``path``: ``FileNotFoundError`` if there is none yet, ``ConfigError`` if it
+    cannot be read (too large, not UTF-8, unreadable) or used."""
+    limit = bounded.VALUE.max_bytes
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise ConfigError(f"{path}: larger than {bounded.describe_size(limit)} (the limit)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start + 1})") from None
+    return parse_pipeline_config(text, str(path))
+
+
 def _argument(source: str, index: int, arg: object) -> str:
     # An unquoted port in a template renders as a YAML int; that is still a fine argument.
     if isinstance(arg, str) and arg:
         return arg
     if isinstance(arg, int) and not isinstance(arg, bool):
         return str(arg)
+    got = "an empty string" if arg == "" else json_type(arg)
     raise ConfigError(
-        f"{source}: command[{index}] must be a non-empty string, got {arg!r}; "
+        f"{source}: command[{index}] must be a non-empty string, got {got}; "
         "quote it in the template"
     )
 
 
 def _check_addresses(source: str, index: int, arg: str) -> None:
-    try:
-        for host in _HOST_PROPERTY.findall(arg):
-            validate_ip(host, f"{source}: command[{index}] host=")
-        for port in _PORT_PROPERTY.findall(arg):
-            validate_port(port, f"{source}: command[{index}] port=")
-    except AddressError as exc:
-        raise ConfigError(str(exc)) from None
+    # The messages name the argument, not its text: it was rendered from cluster data.
+    where = f"{source}: command[{index}]"
+    for host in _HOST_PROPERTY.findall(arg):
+        try:
+            validate_ip(host, where)
+        except AddressError:
+            raise ConfigError(
+                f"{where} host=: not an IP address; give an IPv4 or IPv6 literal such as "
+                "10.96.0.12 (host names are not accepted)"
+            ) from None
+    for port in _PORT_PROPERTY.findall(arg):
+        try:
+            validate_port(port, where)
+        except AddressError:
+            raise ConfigError(
+                f"{where} port=: not a port number; give an integer 1-65535"
+            ) from None

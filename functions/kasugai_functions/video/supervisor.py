@@ -26,7 +26,7 @@ from kasugai.backoff import Backoff
 from kasugai_functions.video.pipeline_config import (
     ConfigError,
     PipelineConfig,
-    parse_pipeline_config,
+    read_pipeline_config,
 )
 from kasugai_functions.video.process_group import reap_children, signal_group, spawn_in_new_session
 
@@ -122,12 +122,10 @@ class Supervisor:
 
     async def _reload(self, reason: str) -> None:
         try:
-            text = self._config_path.read_text()
+            config = read_pipeline_config(self._config_path)
         except FileNotFoundError:
             log.info("waiting for config", path=str(self._config_path), trigger=reason)
             return
-        try:
-            config = parse_pipeline_config(text, str(self._config_path))
         except ConfigError as exc:
             running = list(self._running.config.command) if self._running else None
             log.error("config rejected", error=str(exc), trigger=reason, keeps_running=running)

@@ -15,7 +15,6 @@ on which resource, and the tests hold ``manifests/rbac`` to exactly that.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +22,8 @@ import attrs
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from urllib3 import HTTPResponse
+
+from kasugai.core import bounded
 
 __all__ = [
     "APPLY_PATCH",
@@ -130,7 +131,7 @@ def error_message(error: BaseException) -> str:
         return " ".join(str(error).split())
     message = f"{error.status} {error.reason}"
     with contextlib.suppress(ValueError, AttributeError):  # not a JSON Status object
-        message = json.loads(error.body or "{}").get("message") or message
+        message = bounded.load_json(error.body or "{}").get("message") or message
     return message
 
 
@@ -195,7 +196,7 @@ class KubeApi:
         if not 200 <= response.status <= 299:
             raise ApiException.from_response(http_resp=response, body=None, data=None)
         data = response.data
-        return json.loads(data) if data else {}
+        return bounded.load_api_json(data, bounded.API) if data else {}
 
     def watch(
         self,

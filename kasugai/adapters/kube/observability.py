@@ -52,6 +52,11 @@ class Metrics:
         self.watch_restarts = counter(
             "watch_restarts", "Watches that failed and were started again", ("watch",)
         )
+        self.watch_skipped = counter(
+            "watch_events_skipped",
+            "Watch events that could not be read (not JSON, or over the limits)",
+            ("watch",),
+        )
         self.watch_up = gauge("watch_up", "1 while the watch is listed and streaming", ("watch",))
         self.queue_depth = gauge("queue_depth", "Watch events waiting for the reconcile loop")
         self.leader = gauge("leader", "1 while this replica holds the Lease and may write")

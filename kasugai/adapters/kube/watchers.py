@@ -17,7 +17,6 @@ reads them, and they are half the size of a typical object.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 from collections.abc import Callable, Mapping
@@ -32,6 +31,8 @@ from urllib3 import HTTPResponse
 from kasugai.adapters.kube.api import KubeApi, error_message
 from kasugai.adapters.kube.observability import Metrics
 from kasugai.backoff import Backoff
+from kasugai.core import bounded
+from kasugai.core.convert import json_type
 from kasugai.core.events import Forgotten, ObjectKey, Observed
 
 __all__ = ["Delivery", "WatchState", "WatchTimeouts", "Watcher", "observed", "watch_name"]
@@ -211,10 +212,34 @@ class Watcher:
                 return
             for line in iter_resp_lines(response):
                 if line.strip():
-                    self._take(json.loads(line))
+                    self._take_line(line)
         finally:
             self._response = None
             response.release_conn()
+
+    def _take_line(self, line: str) -> None:
+        """One line of the watch stream. One that cannot be read is skipped (logged, counted):
+        a hostile object must not restart the watch, which would read it again, in a loop."""
+        try:
+            event = bounded.load_api_json(line, bounded.API)
+        except bounded.ParseError as error:
+            self._skip(f"unreadable watch event: {error}")
+            return
+        if not isinstance(event, Mapping) or not isinstance(event.get("object") or {}, Mapping):
+            self._skip(f"watch event is {json_type(event)}, not an object with an object")
+            return
+        meta = (event.get("object") or {}).get("metadata") or {}
+        if not isinstance(meta, Mapping):
+            self._skip(f"watch event's metadata is {json_type(meta)}")
+            return
+        if event.get("type") == "DELETED" and not isinstance(meta.get("name"), str):
+            self._skip("a DELETED event without metadata.name")
+            return
+        self._take(event)
+
+    def _skip(self, reason: str) -> None:
+        self.metrics.watch_skipped.labels(self.name).inc()
+        log.error("watch event skipped", watch=self.name, reason=reason)
 
     def _take(self, event: Mapping[str, Any]) -> None:
         kind = event.get("type")

@@ -75,7 +75,7 @@ class AddressBook:
         self._path = path
         self._by_pod: dict[str, str] = {}
         stored = read_json(path) if path else None
-        for pod, address in (stored or {}).items():
+        for pod, address in (stored if isinstance(stored, dict) else {}).items():
             try:
                 self._by_pod[str(pod)] = validate_loopback(str(address))
             except ValueError as error:

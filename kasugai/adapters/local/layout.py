@@ -17,14 +17,18 @@ Every file another process reads is replaced atomically (temporary file, then re
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import attrs
+import structlog
+
+from kasugai.core import bounded
 
 __all__ = ["STATE_DIR_ENV", "StateDir", "read_json", "state_dir"]
+
+log = structlog.get_logger("kasugai.local")
 
 STATE_DIR_ENV = "KASUGAI_STATE_DIR"
 DEFAULT_STATE_DIR = ".kasugai"
@@ -75,8 +79,14 @@ class StateDir:
 
 
 def read_json(path: Path) -> Any:
-    """The JSON in ``path``; None if there is no such file."""
+    """The JSON in ``path``; None if there is no such file, or if it cannot be read (logged):
+    these are kasugai's own files, rewritten by the supervisor, and a damaged one must not stop
+    ``kasugai status`` or the next ``up``."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as stream:
+            return bounded.load_json(stream.read(bounded.FILE.max_bytes + 1), bounded.FILE)
     except FileNotFoundError:
+        return None
+    except (OSError, bounded.ParseError) as error:
+        log.warning("ignoring an unreadable state file", path=str(path), error=str(error))
         return None

@@ -153,6 +153,7 @@ class Lexer:
         self.start = 0
         self.paren_depth = 0
         self._pending: list[Token] = []
+        self._counted = (0, 1)  # (position, its line): lines are counted on from there
 
     def tokens(self) -> Iterator[Token]:
         state: _State | None = self._lex_text
@@ -164,7 +165,11 @@ class Lexer:
     # -- helpers -------------------------------------------------------------------------
 
     def line_at(self, pos: int) -> int:
-        return 1 + self.text.count("\n", 0, pos)
+        # Counted on from the last position asked (tokens come in order): linear, not quadratic.
+        counted, line = self._counted if pos >= self._counted[0] else (0, 1)
+        line += self.text.count("\n", counted, pos)
+        self._counted = (pos, line)
+        return line
 
     def _next(self) -> str:
         if self.pos >= len(self.text):
@@ -202,10 +207,12 @@ class Lexer:
         raise TemplateParseError(f"template: {self.name}:{self.line_at(self.start)}: {message}")
 
     def _at_right_delim(self) -> tuple[bool, bool]:
-        rest = self.text[self.pos :]
-        if has_right_trim_marker(rest) and rest[2:].startswith(RIGHT_DELIM):
+        # Positions, not slices of the rest: a slice per character made large templates quadratic.
+        if has_right_trim_marker(self.text[self.pos : self.pos + 2]) and self.text.startswith(
+            RIGHT_DELIM, self.pos + 2
+        ):
             return True, True
-        return rest.startswith(RIGHT_DELIM), False
+        return self.text.startswith(RIGHT_DELIM, self.pos), False
 
     def _at_terminator(self) -> bool:
         ch = self._peek()
@@ -226,7 +233,8 @@ class Lexer:
         if found > self.pos:
             text = self.text[self.start : found]
             trim = 0
-            if has_left_trim_marker(self.text[found + len(LEFT_DELIM) :]):
+            after = found + len(LEFT_DELIM)
+            if has_left_trim_marker(self.text[after : after + 2]):
                 trim = len(text) - len(text.rstrip(SPACE_CHARS))
             self.pos = found - trim
             if self.pos > self.start:
@@ -236,7 +244,7 @@ class Lexer:
 
     def _lex_left_delim(self) -> _State | None:
         self.pos += len(LEFT_DELIM)
-        after_marker = 2 if has_left_trim_marker(self.text[self.pos :]) else 0
+        after_marker = 2 if has_left_trim_marker(self.text[self.pos : self.pos + 2]) else 0
         if self.text.startswith(LEFT_COMMENT, self.pos + after_marker):
             self.pos += after_marker
             self.start = self.pos
@@ -263,8 +271,10 @@ class Lexer:
         return self._lex_text
 
     def _left_trim_length(self) -> int:
-        rest = self.text[self.pos :]
-        return len(rest) - len(rest.lstrip(SPACE_CHARS))
+        end = self.pos
+        while end < len(self.text) and self.text[end] in SPACE_CHARS:
+            end += 1
+        return end - self.pos
 
     def _lex_right_delim(self) -> _State | None:
         _, trim = self._at_right_delim()
@@ -332,8 +342,10 @@ class Lexer:
             self._next()
             spaces += 1
         # A trim-marked right delimiter starts with a space: leave it for _lex_right_delim.
-        rest = self.text[self.pos - 1 :]
-        if has_right_trim_marker(rest) and rest[2:].startswith(RIGHT_DELIM):
+        start = self.pos - 1
+        if has_right_trim_marker(self.text[start : start + 2]) and self.text.startswith(
+            RIGHT_DELIM, start + 2
+        ):
             self._backup()
             if spaces == 1:
                 return self._lex_right_delim

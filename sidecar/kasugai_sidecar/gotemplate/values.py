@@ -15,6 +15,8 @@ import math
 from decimal import Decimal
 from typing import Any, Final
 
+from kasugai.core import bounded
+
 
 class _NoValue:
     """Go's invalid reflect.Value: what a missing map key evaluates to."""
@@ -36,12 +38,14 @@ NO_VALUE: Final = _NoValue()
 def decode_json(text: str) -> Any:
     """Decode JSON as Go's ``json.Unmarshal`` into ``any`` does: every number is a float64.
 
-    Raises ``ValueError`` for what Go rejects too (NaN and Infinity are not JSON).
+    Raises ``ValueError`` for what Go rejects too (NaN and Infinity are not JSON), and
+    ``kasugai.core.bounded.OverLimit`` (a ``ValueError``) for a text beyond its limits.
     """
 
     def reject_constant(name: str) -> Any:
         raise ValueError(f"invalid JSON literal {name}")
 
+    text = bounded.check_json(text, bounded.VALUE)
     return json.loads(text, parse_int=float, parse_constant=reject_constant)
 
 

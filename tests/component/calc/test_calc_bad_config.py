@@ -13,6 +13,8 @@ from kasugai_functions.calc.config import CONFIG_FILE
 from kasugai_functions.calc.testing import CalcProcess, LocalCalc, run_client
 
 from kasugai.atomic_files import write_atomically
+from kasugai.core import bounded
+from kasugai.testing.hostile import JSON_TEXTS, MARKER, YAML_TEXTS, hostile_bytes
 
 
 def send(first: CalcProcess, *values: str) -> subprocess.CompletedProcess[str]:
@@ -30,7 +32,7 @@ def assert_ng(client: subprocess.CompletedProcess[str], *reason_parts: str) -> N
     ("config", "logged"),
     [
         ("other: 1\n", "no 'next' mapping"),
-        ("next: [\n", "not valid YAML"),
+        ("next: [\n", "invalid YAML"),
         ('next:\n  host: "10.0.0.1 --evil"\n  port: 8080\n', "next.host"),
         ('next:\n  host: "10.0.0.1"\n  port: 99999\n', "next.port"),
     ],
@@ -129,3 +131,28 @@ def test_a_next_hop_that_starts_after_the_request_is_waited_for(calc: LocalCalc)
     assert client.returncode == 0, out + err
     assert out.strip() == "OK"
     receiver.wait_for_event("result")
+
+
+def test_hostile_configs_keep_the_last_good_next_hop_and_are_never_quoted(
+    calc: LocalCalc,
+) -> None:
+    receiver = calc.start("receiver", Operator.RECEIVER)
+    plus = calc.start("plus", Operator.PLUS, next_host=receiver.host)
+    hostile = [hostile_bytes(text) for text in YAML_TEXTS.values()] + [
+        hostile_bytes("next:\n  host: " + text) for text in JSON_TEXTS.values()
+    ]
+    hostile += [
+        f"next:\n  host: {MARKER}.example.com/x\n  port: 80\n".encode(),
+        f"next:\n  host: 10.0.0.1\n  port: {MARKER}\n".encode(),
+        b"next: {host: 10.0.0.1, port: 80}\n" + b"#" * bounded.VALUE.max_bytes,
+    ]
+    for number, content in enumerate(hostile, start=1):
+        write_atomically(plus.directory / CONFIG_FILE, content)
+        plus.reload()
+        plus.wait_for_event("load config failed", count=number)
+    assert all(e["keeping_next"] == receiver.address for e in plus.events("load config failed"))
+    assert send(plus, "1", "2").stdout.strip() == "OK"
+    assert plus.process.poll() is None
+    log = plus.log_path.read_text(errors="replace")
+    assert MARKER not in log
+    assert "Traceback" not in log

@@ -95,8 +95,8 @@ def test_nan_is_a_value() -> None:
         (["-nan"], "flag provided but not defined: -nan"),  # Go's ParseFloat has no signed nan
         (["1e400"], "out of the float64 range"),
         (["0x1"], "values: invalid number"),  # a hex float needs its p exponent
-        (["-host", "10.0.0.1:80", "1"], "-host: '10.0.0.1:80' is neither an IP address"),
-        (["-host", "a b", "1"], "-host: 'a b' is neither"),
+        (["-host", "10.0.0.1:80", "1"], "-host: '10.0.0.1:80': neither an IP address"),
+        (["-host", "a b", "1"], "-host: 'a b': neither"),
     ],
 )
 def test_bad_command_lines_say_what_is_wrong(args: list[str], message: str) -> None:

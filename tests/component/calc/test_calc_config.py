@@ -43,10 +43,17 @@ def test_valid_configs(text: str, hop: NextHop | None) -> None:
         ("{}", "no 'next' mapping"),
         ("next:", "no 'next' mapping"),
         ("next: 10.0.0.1", "no 'next' mapping"),
-        ("next: [", "not valid YAML: line 1, column 8"),
+        (
+            "next: [",
+            "invalid YAML: while parsing a flow node: did not find expected node content "
+            "(line 2 column 1)",
+        ),
         ("next: {port: 8080}", "next.host is missing"),
         ("next: {host: h}", "next.port is missing"),
-        ("next: {host: 10.0.0.1:80, port: 1}", "next.host: '10.0.0.1:80' is neither"),
+        (
+            "next: {host: 10.0.0.1:80, port: 1}",
+            "next.host: neither an IP address nor a DNS name (a string of 11 characters)",
+        ),
         ("next: {host: 'http://x', port: 1}", "next.host"),
         ("next: {host: 'a b', port: 1}", "next.host"),
         ("next: {host: '-oops', port: 1}", "next.host"),
@@ -56,7 +63,10 @@ def test_valid_configs(text: str, hop: NextHop | None) -> None:
         ("next: {host: '', port: 1}", "next.host"),
         (f"next: {{host: {'a' * 254}, port: 1}}", "next.host"),
         ("next: {host: 1, port: 1}", "next.host: expected a string"),
-        ("next: {host: h, port: 0}", "next.port: expected an integer from 1 to 65535, got 0"),
+        (
+            "next: {host: h, port: 0}",
+            "next.port: expected an integer from 1 to 65535, got a number out of range",
+        ),
         ("next: {host: h, port: 65536}", "next.port"),
         ("next: {host: h, port: '8080'}", "next.port"),
         ("next: {host: h, port: true}", "next.port"),

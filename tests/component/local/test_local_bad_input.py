@@ -3,6 +3,7 @@ DataFlow keeps its last good state through a bad edit."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from local_samples import REPO, StartRun, edit_entries
 
 from kasugai.adapters.local.testing import KASUGAI, LocalRun, StartFailed, wait_until
 from kasugai.commands.demo_chain import CHAIN_FILE
+from kasugai.testing.hostile import MARKER, YAML_TEXTS, hostile_bytes
 
 ORIGINAL_SAMPLE = REPO / "tests" / "fixtures" / "openkasugai" / "calc-func" / "basic"
 
@@ -58,7 +60,21 @@ def test_unreadable_yaml_is_an_error_with_its_line(calc_sample: Path, tmp_path: 
     (calc_sample / CHAIN_FILE).write_text("kind: FunctionChain\nmetadata: {name: x\n")
     failure = _failed_up(calc_sample, tmp_path)
     assert failure.returncode == 2
-    assert f"{calc_sample / CHAIN_FILE}: invalid YAML (line 3" in failure.output
+    assert f"{calc_sample / CHAIN_FILE}: invalid YAML: " in failure.output
+    assert "(line 3 column 1)" in failure.output
+
+
+@pytest.mark.parametrize("name", ["billion laughs", "deep flow", "int digits", "not UTF-8"])
+def test_a_hostile_input_file_is_an_error_naming_it(
+    calc_sample: Path, tmp_path: Path, name: str
+) -> None:
+    hostile = calc_sample / "zz-hostile.yaml"
+    hostile.write_bytes(hostile_bytes(YAML_TEXTS[name]))
+    failure = _failed_up(calc_sample, tmp_path)
+    assert failure.returncode == 2
+    assert f"kasugai up: error: {hostile}: " in failure.output
+    assert MARKER not in failure.output
+    assert "Traceback" not in failure.output
 
 
 def test_a_second_up_on_the_same_state_directory_is_refused(
@@ -88,6 +104,10 @@ def test_a_bad_edit_keeps_the_running_chain_and_says_why(
     chain.write_text(good + "  - from: {functionKey: [\n")  # a half-saved edit
     wait_until(lambda: run.snapshot()["problems"], "the problem to be reported")
     assert "invalid YAML" in run.snapshot()["problems"][0]
+
+    chain.write_bytes(hostile_bytes(YAML_TEXTS["billion laughs"]))  # a hostile one
+    wait_until(lambda: "aliases expand" in " ".join(run.snapshot()["problems"]), "the hostile file")
+    assert MARKER not in json.dumps(run.snapshot())
 
     chain.write_text(good.replace('functionKey: "rcv"', 'functionKey: "rvc"', 1))
     wait_until(

@@ -45,8 +45,9 @@ def test_render_rejects_bad_data_naming_the_field(tmp_path: Path) -> None:
     result = run("render", str(goparity.TEMPLATES / "config-pip.yaml.tmpl"), "--data", str(data))
     assert result.returncode == 1
     assert result.stdout == ""
-    assert "config.ports[0].port: 0 is not a port number: use an integer from 1 to 65535" in (
-        result.stderr
+    assert (
+        "config.ports[0].port: not a port number: use an integer from 1 to 65535, "
+        "got a number out of range" in result.stderr
     )
 
 

@@ -65,9 +65,9 @@ def test_bad_data_is_reported_and_the_last_good_files_stay(rig: Rig) -> None:
 
     bad_configs = {  # config text -> the start of the problem the sidecar must name
         "{not json": "config: not valid JSON",
-        '{"ips": ["10.96.12.300"], "ports": []}': "config.ips[0]: '10.96.12.300' is not an IP",
-        '{"ports": [{"port": 70000, "protocol": "TCP"}]}': "config.ports[0].port: 70000 is not",
-        '{"ports": [{"port": 80, "protocol": "ICMP"}]}': "config.ports[0].protocol: 'ICMP' is",
+        '{"ips": ["10.96.12.300"], "ports": []}': "config.ips[0]: not an IP address",
+        '{"ports": [{"port": 70000, "protocol": "TCP"}]}': "config.ports[0].port: not a port",
+        '{"ports": [{"port": 80, "protocol": "ICMP"}]}': "config.ports[0].protocol: not a",
         '{"outputs": {"1": {"ips": ["10.0.0.1; rm -rf /"]}}}': "config.outputs['1'].ips[0]",
     }
     for number, (text, problem) in enumerate(bad_configs.items(), start=1):

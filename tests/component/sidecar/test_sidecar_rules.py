@@ -56,13 +56,25 @@ def test_fan_out_config_is_accepted_and_typed() -> None:
         ("[]", "config: expected a JSON object, got a list"),
         ('{"ips": "10.0.0.1"}', "config.ips: expected a list, got a string"),
         ('{"ips": [167772161]}', "config.ips[0]: expected an IP address as a string"),
-        ('{"ips": ["fe80::1%eth0"]}', "config.ips[0]: 'fe80::1%eth0': an address with a zone"),
-        ('{"ports": [{"port": true, "protocol": "TCP"}]}', "config.ports[0].port: True is not"),
-        ('{"ports": [{"port": 80.5, "protocol": "TCP"}]}', "config.ports[0].port: 80.5 is not"),
+        ('{"ips": ["10.0.0.300"]}', "config.ips[0]: not an IP address (a string of 10 characters)"),
+        ('{"ips": ["fe80::1%eth0"]}', "config.ips[0]: an address with a zone"),
+        (
+            '{"ports": [{"port": true, "protocol": "TCP"}]}',
+            "config.ports[0].port: not a port number: use an integer from 1 to 65535, "
+            "got a boolean",
+        ),
+        ('{"ports": [{"port": 80.5, "protocol": "TCP"}]}', "config.ports[0].port: not a port"),
+        ('{"ports": [{"port": 8e4, "protocol": "TCP"}]}', "config.ports[0].port: not a port"),
+        (
+            '{"ports": [{"port": 80, "protocol": "ICMP"}]}',
+            "config.ports[0].protocol: not a protocol: use TCP, UDP or SCTP, got another string",
+        ),
         ('{"ports": [{"port": 80}]}', "config.ports[0].protocol: required field missing"),
         ('{"outputs": {"x": {}}}', "config.outputs['x']: output key 'x' is not a port number"),
         ('{"outputs": []}', "config.outputs: expected an object, got a list"),
         ('{"ips": [NaN]}', "config: not valid JSON: invalid JSON literal NaN"),
+        ('{"ips": ' + "[" * 200 + "]" * 200 + "}", "config: nested deeper than 100 levels"),
+        ('{"ips": [' + "1" * 5000 + "]}", "config: a number longer than 100 characters"),
     ],
 )
 def test_bad_config_names_the_field(text: str, problem: str) -> None:

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from kasugai_functions.video.testing import LocalVideo, VideoFunction, wait_until
 
+from kasugai.core import bounded
+from kasugai.testing.hostile import JSON_TEXTS, MARKER, YAML_TEXTS, hostile_bytes
+
 # argv: MARKER MODE. Appends "start <pid>" and every signal it sees to MARKER.
 # MODE normal: exits on SIGINT; stubborn: ignores SIGINT and SIGTERM (only SIGKILL ends it).
 PIPELINE = """
@@ -126,7 +129,7 @@ def test_a_stubborn_pipeline_gets_sigterm_then_sigkill(video: LocalVideo, marker
 @pytest.mark.parametrize(
     ("text", "named"),
     [
-        ("command: [", "not valid YAML"),
+        ("command: [", "invalid YAML"),
         ("cmd: [echo]", "missing field 'command'"),
         ("command: []", "non-empty list"),
         ("command: [echo, {a: 1}]", "command[1]"),
@@ -245,3 +248,34 @@ def test_a_sighup_right_after_the_template_appears_does_not_kill_it(video: Local
     wait_until(lambda: function.events("waiting for config"), "the wrapper to start up")
     assert function.process.poll() is None
     assert function.stop() == 0
+
+
+def test_hostile_configs_keep_the_pipeline_and_are_never_quoted(
+    video: LocalVideo, marker: Path
+) -> None:
+    function = running_wrapper(video, marker)
+    (pid,) = starts(marker)
+    hostile = [hostile_bytes(text) for text in (*YAML_TEXTS.values(), *JSON_TEXTS.values())]
+    hostile += [
+        json.dumps({"command": ["gst-launch-1.0", f"host={MARKER}"]}).encode(),
+        json.dumps({"command": ["x", {"a": MARKER}]}).encode(),
+        b"command: [x]\n" + b"#" * bounded.VALUE.max_bytes,
+        b"\xff" + MARKER.encode(),
+    ]
+    for number, content in enumerate(hostile, start=1):
+        tmp = function.config_path.with_name(".config.yaml.tmp")
+        tmp.write_bytes(content)
+        os.replace(tmp, function.config_path)
+        function.process.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda n=number: len(function.events("config rejected")) >= n, f"rejection {number}"
+        )
+    assert all(
+        e["keeps_running"] == pipeline_command(marker) for e in function.events("config rejected")
+    )
+    assert function.process.poll() is None
+    assert alive(pid)
+    assert starts(marker) == [pid]
+    log = function.log_path.read_text(errors="replace")
+    assert MARKER not in log
+    assert "Traceback" not in log
