@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kasugai {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.register(subparsers)
     return parser
@@ -62,7 +62,11 @@ def log_fault(what: str, error: BaseException) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # no command: what the commands are, as a usage error
+        parser.print_help(sys.stderr)
+        return 2
     configure_logging(logging.INFO if args.verbose else logging.WARNING)
     stop_logging_faults = faults.listen(log_fault)
     try:

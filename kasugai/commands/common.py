@@ -16,9 +16,9 @@ __all__ = ["add_filename_option", "add_plan_options", "plan_options", "report_er
 
 
 def add_filename_option(parser: argparse.ArgumentParser, help: str) -> None:
-    """kubectl's required, repeatable ``-f/--filename PATH``."""
+    """kubectl's required, repeatable ``-f/--filename PATH``; one ``-f`` may also take several."""
     parser.add_argument(
-        "-f", "--filename", action="append", required=True, metavar="PATH", help=help
+        "-f", "--filename", action="extend", nargs="+", required=True, metavar="PATH", help=help
     )
 
 

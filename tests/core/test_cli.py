@@ -206,7 +206,16 @@ def test_replay_reproduces_a_journal_and_catches_a_difference(tmp_path: Path) ->
     assert broken.stderr.startswith(f"kasugai replay: error: {journal}:1: not a journal event")
 
 
-def test_no_command_is_a_usage_error() -> None:
+def test_no_command_is_a_usage_error_that_lists_the_commands() -> None:
     result = kasugai()
     assert result.returncode == 2
     assert "usage: kasugai" in result.stderr
+    assert "plan" in result.stderr and "controller" in result.stderr and "replay" in result.stderr
+
+
+def test_one_filename_option_takes_several_paths() -> None:
+    files = [CALC / name for name in sorted(p.name for p in CALC.iterdir())]
+    together = kasugai("plan", "-f", *files)
+    assert together.returncode == 0, together.stderr
+    separate = kasugai("plan", *(arg for file in files for arg in ("-f", file)))
+    assert together.stdout == separate.stdout
