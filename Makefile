@@ -1,5 +1,5 @@
 # The two entry points of the README: `make demo` and `make test`.
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint lock
 
 setup:
 	@bash scripts/setup.sh
@@ -17,3 +17,7 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+
+# Refresh requirements.lock from pyproject.toml (then run the tests and commit both).
+lock:
+	@bash scripts/lock.sh

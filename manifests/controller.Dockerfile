@@ -11,13 +11,13 @@ ARG BASE_IMAGE=python:3.11-slim
 # files: they would add a third to the size (the kubernetes client alone is 75 MB of source).
 FROM ${BASE_IMAGE} AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY kasugai kasugai
 COPY functions/kasugai_functions functions/kasugai_functions
 COPY sidecar/kasugai_sidecar sidecar/kasugai_sidecar
 RUN python3 -m venv /opt/pip \
     && /opt/pip/bin/pip --python /usr/local/bin/python3 install --root /staging --no-cache-dir \
-       --no-compile --only-binary :all: --no-warn-script-location .
+       --no-compile --only-binary :all: --no-warn-script-location -c requirements.lock .
 
 FROM ${BASE_IMAGE}
 COPY --from=build /staging/ /

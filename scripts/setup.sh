@@ -42,12 +42,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.kasugai-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
   echo "setup: installing kasugai and its dev dependencies into .venv"
   # pip's build backend is chatty even with -q; keep its output for when something fails.
   log=.venv/pip-install.log
-  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
-         .venv/bin/python -m pip install -q -e '.[dev]'; } >"$log" 2>&1; then
+  # requirements.lock pins what the tests ran with (`make lock` refreshes it).
+  if ! { .venv/bin/python -m pip install -q --upgrade -c requirements.lock pip &&
+         .venv/bin/python -m pip install -q -c requirements.lock -e '.[dev]'; } >"$log" 2>&1; then
     cat "$log" >&2
     echo "setup: pip install failed (log above, also in $log)" >&2
     exit 1
