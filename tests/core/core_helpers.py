@@ -139,6 +139,9 @@ class ApiServerStandIn:
             tolerations=[{"key": "node.kubernetes.io/not-ready", "operator": "Exists"}],
         )
         spec.setdefault("serviceAccountName", "default")
+        for field in ("hostNetwork", "hostIPC", "hostPID"):  # bools the server omits when false
+            if spec.get(field) is False:
+                del spec[field]
         spec.setdefault("volumes", []).append(
             {"name": f"kube-api-access-{serial}", "projected": {}}
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from core_helpers import CALC, FACTS, ApiServerStandIn, converge, engine_with
+from core_helpers import CALC, FACTS, P2C1, ApiServerStandIn, converge, engine_with
 
 from kasugai.commands.diff import diff_exit_code, render_diff
 from kasugai.core.diff import Action, covers, diff
@@ -124,3 +124,17 @@ def test_render_created_and_deleted() -> None:
         "--- live/ConfigMap/n/x",
         "+++ /dev/null",
     ]
+
+
+def test_a_false_bool_the_server_leaves_out_replaces_nothing() -> None:
+    """The p2c1 GPU template says hostNetwork: false; the API server returns no hostNetwork.
+    That is the same Pod: a restarted controller must not replace it."""
+    engine = engine_with(P2C1)
+    server = ApiServerStandIn()
+    converge(engine, server)
+    pods = [o for o in server.objects.values() if o["kind"] == "Pod"]
+    assert any("hostNetwork" not in pod["spec"] for pod in pods)
+    desired = [o for o in engine.desired() if o["kind"] == "Pod"]
+    assert any(pod["spec"].get("hostNetwork") is False for pod in desired)
+    assert diff(engine.desired(), server.objects.values()) == []
+    assert not covers({"hostNetwork": True}, {})
