@@ -2,10 +2,10 @@
 
 Every ``Transitioned`` decision of the core is logged; the leader also records it as a core/v1
 Event on its DataFlow (``kubectl describe dataflow`` and ``kubectl get events`` show it), with
-the trigger as reason (``AllReady``, ``InvalidInput``, ``AddressKnown``...). Moves into
-``Error``, ``Degraded`` or ``Stale`` are Warnings. One move is only logged: a new connection
-starting out Waiting, which every new DataFlow does for every connection (its address is then
-news, as ``AddressKnown``).
+the trigger as reason (``AllReady``, ``InvalidInput``, ``AddressLost``...): every DataFlow move,
+and a connection's move into or out of ``Stale``; a connection's routine moves are only logged,
+so a DataFlow's life in the normal case makes two or three Events. Moves into ``Error``,
+``Degraded`` or ``Stale`` are Warnings.
 
 Events are written by a thread of their own, from a bounded queue, as client-go's broadcaster
 does: the reconcile loop never waits for them (they still take tokens from the process-wide
@@ -30,6 +30,7 @@ from kasugai.adapters.kube.observability import Metrics
 from kasugai.adapters.kube.pacing import REQUEST_ERRORS, Stopped
 from kasugai.adapters.kube.writer import NotLeader, Writer
 from kasugai.core.events import ObjectKey, Transitioned
+from kasugai.core.lifecycle import STALE
 
 __all__ = ["COMPONENT", "EventRecorder"]
 
@@ -38,6 +39,15 @@ log = structlog.get_logger("kasugai.controller")
 COMPONENT = "kasugai-controller"
 _WARNING_STATES = frozenset({"Error", "Degraded", "Stale"})
 _MESSAGE_LIMIT = 1024  # what events.k8s.io allows for a note
+
+
+def _worth_an_event(transition: Transitioned) -> bool:
+    """Whether a user would act on it: every DataFlow move, and a connection losing its address
+    or getting it back; a connection's routine moves (a new one published, a rewiring) are
+    only logged: a DataFlow of n functions would otherwise make about n Events each time."""
+    if transition.machine == "DataFlow":
+        return True
+    return STALE in (transition.from_state, transition.to_state)
 
 
 def describe(transition: Transitioned) -> str:
@@ -90,8 +100,7 @@ class EventRecorder:
             reason=transition.reason,
             message=message,
         )
-        news = transition.from_state is not None or transition.to_state != "Waiting"
-        if publish and news:
+        if publish and _worth_an_event(transition):
             warning = transition.to_state in _WARNING_STATES
             self._publish(key, involved, transition.reason, message, warning)
 
