@@ -1,4 +1,4 @@
-"""The Service of one function (OPENKASUGAI.md 3.3).
+"""The Service of one function (docs/compatibility.md section 3).
 
 ``sriov`` functions get none (traffic goes to the VF address). The first function of a DataFlow
 is the entry point: a LoadBalancer from the MetalLB pool. Others follow their network

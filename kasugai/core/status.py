@@ -1,4 +1,4 @@
-"""Status subresources the controller writes (OPENKASUGAI.md 3.5, 2.3, 2.4).
+"""Status subresources the controller writes (docs/compatibility.md section 7).
 
 Conditions are Kubernetes-style (``type``, ``status``, ``reason``, ``message``) but carry no
 ``lastTransitionTime``: the core has no clock. Adapters stamp it when they write a status,

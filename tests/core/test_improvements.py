@@ -1,4 +1,4 @@
-"""kasugai's improvements over the original controller (the **kasugai:** rules of OPENKASUGAI.md),
+"""kasugai's improvements over the original controller (docs/compatibility.md, the original's defects),
 one test each."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The four sample scenarios planned offline with their facts: exact names, Services, Pods and
-byte-exact connection ConfigMaps (OPENKASUGAI.md sections 3 and 9)."""
+byte-exact connection ConfigMaps (docs/compatibility.md sections 3 and 4)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 GST_LAUNCH = "gst-launch-1.0"
 RTP_PORT = 5678
-# The contract's caps for every hop (OPENKASUGAI.md section 7).
+# The contract's caps for every hop (docs/compatibility.md section 11).
 RTP_H264_CAPS = "application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=96"
 UDPSRC_BUFFER_SIZE = 21299100
 

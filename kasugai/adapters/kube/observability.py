@@ -1,8 +1,9 @@
 """The controller's Prometheus metrics and its ``/healthz``, ``/readyz`` and ``/metrics`` server.
 
-``/healthz`` fails (503) while the reconcile loop is dead or any watch is down (it failed and is
-waiting to be restarted); ``/readyz`` also waits for every watch's first list. Both answer with
-one line per problem, so ``curl`` shows which watch is down and why. The metrics live in their
+``/healthz`` fails (503) only while the reconcile loop is dead: it is the liveness probe, and a
+restart would not bring an unreachable API server back. ``/readyz`` also fails while a watch is
+down (it failed and is waiting to be restarted) or has not listed yet. Both answer with one line
+per problem, so ``curl`` shows which watch is down and why. The metrics live in their
 own registry (with the process collector, for resident memory), not the global one, so that a
 test or a benchmark in the same process can build several controllers.
 """

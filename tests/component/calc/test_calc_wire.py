@@ -27,7 +27,7 @@ REGENERATE = (
     ".venv/bin/python -m grpc_tools.protoc -I functions --python_out=functions "
     f"--grpc_python_out=functions --pyi_out=functions functions/{PROTO}"
 )
-# The original's api/operator/operator.proto (OPENKASUGAI.md section 6), written out here so that
+# The original's api/operator/operator.proto (docs/compatibility.md section 10), written out here so that
 # this test does not depend on ours.
 CONTRACT_PROTO = """\
 syntax = "proto3";
