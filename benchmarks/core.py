@@ -4,8 +4,8 @@ Run by hand: ``.venv/bin/python benchmarks/core.py [N ...]`` (default 100 1000 1
 DataFlow has its own FunctionChain (the calc chain: send, plus, minus, multiply, divide, average,
 rcv) sharing the sample FunctionTypes and config ConfigMaps, and full facts (a Service with a
 clusterIP and a running Pod per function), so every plan is complete: 7 Pods, 7 Services,
-7 ConfigMaps. Targets (the project's performance targets): N=1,000 planned in under 1 s; one Service event
-re-planned in under 5 ms. Memory is measured in a second run under tracemalloc.
+7 ConfigMaps. Targets: N=1,000 planned in under 1 s; one Service event re-planned in
+under 5 ms. Memory is measured in a second run under tracemalloc.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
    logging ``load config`` with its new next hop (the functions' own log timestamps). p50 and
    p99 over the edits, with where the time goes: the runtime's input watch, planning and the
    ConfigMap write, the sidecar's file watch, rendering and SIGHUP, the function's reload.
-Targets (the project's performance targets): p50 < 100 ms, p99 < 300 ms. Prints figures; asserts nothing.
+Targets: p50 < 100 ms, p99 < 300 ms. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations

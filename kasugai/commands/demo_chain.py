@@ -30,7 +30,8 @@ START, END = "wb-start-of-chain", "wb-end-of-chain"
 
 
 Results = tuple[tuple[str, float], ...]
-# The contract's results for inputs 1 2 3 4 5 (docs/compatibility.md section 10), before and after the edit.
+# The contract's results for inputs 1 2 3 4 5 (docs/compatibility.md section 10), before and
+# after the edit.
 EXPECTED_FIRST: Results = (
     ("plus", 15.0),
     ("minus", -13.0),

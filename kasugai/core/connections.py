@@ -1,6 +1,7 @@
 """Where each function sends its output, and the ``ethcrl.<pod>`` ConfigMap that says so.
 
-The address of a function as a destination comes only from observed facts (docs/compatibility.md sections 4 and 6):
+The address of a function as a destination comes only from observed facts
+(docs/compatibility.md, sections 4 and 6):
 its Service's ``spec.clusterIP`` (ClusterIP) or ``status.loadBalancer.ingress[].ip``
 (LoadBalancer) with the Service's ports, or for ``sriov`` the VF addresses of its Pod's
 ``k8s.v1.cni.cncf.io/network-status`` annotation with the Pod's containerPorts. Never a Pod IP,

@@ -1,4 +1,4 @@
-"""Names users type (docs/compatibility.md section 2), kasugai's inventory labels, and Kubernetes name rules.
+"""Names users type (docs/compatibility.md section 2), kasugai's labels, Kubernetes name rules.
 
 Names are never truncated: a name over a Kubernetes limit is reported (with its length and the
 limit) so that the DataFlow shows an Error instead of a write the API server would reject.

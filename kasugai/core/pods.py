@@ -1,4 +1,4 @@
-"""The Pod of one function (docs/compatibility.md section 3), built from its config entry's template.
+"""The Pod of one function (docs/compatibility.md section 3), from its config entry's template.
 
 Containers keep every field of the template (kasugai; the original dropped env, probes and more),
 are renamed ``cpu-container<i>`` / ``gpu-container<i>``, and get the entry's ``envs`` plus

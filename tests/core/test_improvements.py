@@ -1,5 +1,5 @@
-"""kasugai's improvements over the original controller (docs/compatibility.md, the original's defects),
-one test each."""
+"""kasugai's improvements over the original controller (docs/compatibility.md, the
+original's defects), one test each."""
 
 from __future__ import annotations
 

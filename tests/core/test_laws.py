@@ -1,4 +1,4 @@
-"""The laws of the core (docs/architecture.md, the core), as hypothesis properties over generated chains."""
+"""The laws of the core (docs/architecture.md), as hypothesis properties over generated chains."""
 
 from __future__ import annotations
 

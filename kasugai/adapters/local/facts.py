@@ -1,7 +1,7 @@
 """Facts as Kubernetes would report them, so that the same core plans the local runtime.
 
-The core learns addresses only from observed objects (docs/compatibility.md sections 4 and 6). Here the runtime
-plays the API server, kubelet, MetalLB and Multus for its Pods:
+The core learns addresses only from observed objects (docs/compatibility.md, sections 4
+and 6). Here the runtime plays the API server, kubelet, MetalLB and Multus for its Pods:
   * a Service gets ``spec.clusterIP`` = the address of the Pod it selects (ClusterIP) and, for a
     LoadBalancer, ``status.loadBalancer.ingress[0].ip`` = that address too;
   * a Pod gets ``status.phase`` and ``status.podIP`` from its processes, and, when it asks Multus

@@ -27,8 +27,8 @@ REGENERATE = (
     ".venv/bin/python -m grpc_tools.protoc -I functions --python_out=functions "
     f"--grpc_python_out=functions --pyi_out=functions functions/{PROTO}"
 )
-# The original's api/operator/operator.proto (docs/compatibility.md section 10), written out here so that
-# this test does not depend on ours.
+# The original's api/operator/operator.proto (docs/compatibility.md section 10), written out
+# here so that this test does not depend on ours.
 CONTRACT_PROTO = """\
 syntax = "proto3";
 package calcapp.grpc.operator;
