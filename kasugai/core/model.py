@@ -1,9 +1,8 @@
 """Domain values the planner reads: what users apply, and the facts the cluster reports.
 
 These frozen attrs classes mirror the OpenKasugai inputs (docs/compatibility.md section 1) and
-the few
-observed facts the core needs (Service addresses, Pod phase and VF addresses). They are built
-from bodies only in ``kasugai.core.parse``; the planner never reads raw dicts except the parts it
+the few observed facts the core needs (Service addresses, Pod phase and VF addresses). They are
+built from bodies only in ``kasugai.core.parse``; the planner never reads raw dicts except the parts it
 copies through unchanged (Pod template containers and volumes). Field names are the JSON names
 in snake case; ``metadata={"json": ...}`` spells out a JSON key that is not plain camelCase.
 """
