@@ -8,6 +8,7 @@ the file, the document and the field; the CLI prints it and exits with status 2.
 
 from __future__ import annotations
 
+import difflib
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,6 +22,7 @@ from kasugai.core import bounded
 from kasugai.core.bounded import resolve_plain
 from kasugai.core.convert import json_type, shown
 from kasugai.core.events import ObjectKey, Observed
+from kasugai.core.names import API_VERSION
 
 __all__ = [
     "InputError",
@@ -94,12 +96,20 @@ def _documents(path: Path) -> list[tuple[int, Any]]:
         raise InputError(f"{path}: {exc}") from exc
 
 
+GROUP = API_VERSION.split("/")[0]
+KINDS = ("DataFlow", "FunctionChain", "FunctionType")
+
+
 def _check(body: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(body, Mapping):
         raise InputError(f"{where}: expected a Kubernetes object, got {json_type(body)}")
     kind = body.get("kind")
     if not isinstance(kind, str) or not kind:
         raise InputError(f"{where}: kind: required (e.g. kind: DataFlow)")
+    if str(body.get("apiVersion", "")).startswith(f"{GROUP}/") and kind not in KINDS:
+        close = difflib.get_close_matches(kind, KINDS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise InputError(f"{where}: kind: {shown(kind)} is not a kind of {GROUP}{hint}")
     kind = shown(kind, quoted=False)
     meta = body.get("metadata")
     if not isinstance(meta, Mapping):
@@ -124,6 +134,8 @@ def load_objects(paths: Iterable[str | Path]) -> list[Loaded]:
         for file in _files(Path(path)):
             budget.take(file)
             documents = _documents(file)
+            if all(document is None for _, document in documents):
+                raise InputError(f"{file}: no objects in it (an empty file is a mistake)")
             for number, document in documents:
                 if document is None:
                     continue
@@ -139,7 +151,21 @@ def load_objects(paths: Iterable[str | Path]) -> list[Loaded]:
                         loaded.append(Loaded(_check(item, f"{where} items[{index}]"), where))
                 else:
                     loaded.append(Loaded(_check(document, where), where))
+    _refuse_duplicates(loaded)
     return loaded
+
+
+def _refuse_duplicates(loaded: list[Loaded]) -> None:
+    """One object defined twice is an error, not "the last one wins"."""
+    seen: dict[ObjectKey, Loaded] = {}
+    for item in loaded:
+        first = seen.setdefault(item.key, item)
+        if first is not item:
+            key = item.key
+            raise InputError(
+                f"{item.source}: {key.kind} {shown(key.namespace)}/{shown(key.name)} is also "
+                f"defined in {first.source}; define each object once"
+            )
 
 
 # libyaml's emitter when the wheel has it: the pure-Python one took minutes for a large plan.

@@ -11,6 +11,7 @@ exception: ``structure`` returns an ``Invalid`` value holding messages of the fo
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from cattrs.gen import make_dict_structure_fn, override
 from kasugai.core.bounded import OVER_LIMIT
 
 __all__ = [
+    "STRICT",
     "Invalid",
     "camel_case",
     "json_type",
@@ -119,18 +121,42 @@ def _case_insensitive_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[
     raw = [keys[f.name] for f in fields if f.metadata.get("raw")]
     by_lower = {key.lower(): key for key in keys.values() if key not in raw}
     inner = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=False, **renames)
+    strict: tuple[str, ...] | None = getattr(cls, STRICT, None)
+    allowed = set(by_lower) | {extra.lower() for extra in strict or ()}
 
     def hook(value: Any, _: type) -> Any:
         if not isinstance(value, Mapping):
             raise ValueError(f"expected an object, got {json_type(value)}")
         known: dict[str, Any] = dict.fromkeys(raw, value)
+        unknown = []
         for key, item in value.items():
             name = by_lower.get(str(key).lower())
             if name is not None:
                 known[name] = item
+            elif strict is not None and str(key).lower() not in allowed:
+                unknown.append(str(key))
+        if unknown:
+            raise ValueError(_unknown_fields(unknown, [*by_lower.values(), *(strict or ())]))
         return inner(known, cls)
 
     return hook
+
+
+# A class attribute naming the JSON keys an attrs class accepts beyond its fields; a class that
+# has it refuses any other key (as ``kubectl apply --validate=strict`` does), so that a typo such
+# as ``conections`` is an error instead of a silently ignored field.
+STRICT = "__kasugai_strict__"
+
+
+def _unknown_fields(unknown: list[str], known: list[str]) -> str:
+    """``unknown field 'conections' (did you mean 'connections'?)``, for each unknown key."""
+    parts = []
+    for key in sorted(unknown):
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {shown(close[0])}?)" if close else ""
+        parts.append(f"{shown(key)}{hint}")
+    fields = "field" if len(parts) == 1 else "fields"
+    return f"unknown {fields} {', '.join(parts)} (known: {', '.join(sorted(known))})"
 
 
 def refusing_other_json_types(
@@ -191,7 +217,7 @@ def _describe(exc: BaseException, expected: type | None) -> str:
     if isinstance(exc, KeyError):
         return "required field missing"
     first = exc.args[0] if exc.args else None
-    if isinstance(first, str) and first.startswith("expected"):
+    if isinstance(first, str) and first.startswith(("expected", "unknown field")):
         return first  # our own hooks' messages
     name = getattr(expected, "__name__", None) or str(expected)
     if isinstance(exc, TypeError | AttributeError) and name in ("tuple", "list"):

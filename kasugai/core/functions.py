@@ -21,6 +21,8 @@ from kasugai.core.world import World
 
 __all__ = ["PlannedFunction", "resolve_functions"]
 
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
 
 @attrs.frozen
 class PlannedFunction:
@@ -97,6 +99,13 @@ def _function(
     if not containers:
         problems.append(Problem(f"{where}: its config entry's template has no containers"))
     for index, container in enumerate(containers):
+        for number, port in enumerate(container.ports):
+            field = f"{where}: template.spec.containers[{index}].ports[{number}]"
+            if not 1 <= port.container_port <= 65535:
+                problems.append(Problem(f"{field}.containerPort: not a port (1 to 65535)"))
+            if port.protocol.upper() not in PROTOCOLS:
+                protocol = shown(port.protocol)
+                problems.append(Problem(f"{field}.protocol: {protocol} is not TCP, UDP or SCTP"))
         if not (container.image or entry.image_uri):
             problems.append(
                 Problem(

@@ -1,10 +1,14 @@
 """Domain values the planner reads: what users apply, and the facts the cluster reports.
 
 These frozen attrs classes mirror the OpenKasugai inputs (docs/compatibility.md section 1) and
-the few observed facts the core needs (Service addresses, Pod phase and VF addresses). They are
-built from bodies only in ``kasugai.core.parse``; the planner never reads raw dicts except the parts it
-copies through unchanged (Pod template containers and volumes). Field names are the JSON names
-in snake case; ``metadata={"json": ...}`` spells out a JSON key that is not plain camelCase.
+the few observed facts the core needs (Service addresses, Pod phase and VF addresses). They
+are built from bodies only in ``kasugai.core.parse``; the planner never reads raw dicts except
+the parts it copies through unchanged (Pod template containers and volumes). Field names are
+the JSON names in snake case; ``metadata={"json": ...}`` spells out a JSON key that is not
+plain camelCase.
+The specs of kasugai's own resources are strict (``__kasugai_strict__``: the keys accepted beyond
+the fields; any other is an error naming it, with a "did you mean"); the ConfigMap JSON of the
+original is read leniently, as the original did (unknown keys ignored).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ JSONObject = Mapping[str, Any]
 
 @attrs.frozen
 class NamespacedRef:
+    __kasugai_strict__ = ()
     name: str
     namespace: str = ""  # empty: the namespace of the object holding the reference
 
@@ -55,6 +60,14 @@ class NamespacedRef:
 
 @attrs.frozen
 class DataFlowSpec:
+    # The original's fields kasugai accepts and does not use.
+    __kasugai_strict__ = (
+        "requirements",
+        "functionUserParameter",
+        "connectionUserParameter",
+        "startPoint",
+        "endPoint",
+    )
     function_chain_ref: NamespacedRef
     user_requirement: str = ""  # name of a ConfigMap in the DataFlow's namespace
     # The ServiceAccount of the DataFlow's namespace that its objects are written as (empty:
@@ -77,12 +90,14 @@ class DataFlowObject:
 
 @attrs.frozen
 class Endpoint:
+    __kasugai_strict__ = ()
     function_key: str
     port: int = 0
 
 
 @attrs.frozen
 class Connection:
+    __kasugai_strict__ = ("customParameter",)
     from_: Endpoint
     to: Endpoint
     connection_type_name: str = "auto"
@@ -90,12 +105,14 @@ class Connection:
 
 @attrs.frozen
 class ChainFunction:
+    __kasugai_strict__ = ("customParameter",)
     function_name: str
     version: str
 
 
 @attrs.frozen
 class FunctionChainSpec:
+    __kasugai_strict__ = ()
     functions: Mapping[str, ChainFunction]
     connections: tuple[Connection, ...] = ()
     function_type_namespace: str = ""  # empty: the chain's namespace
@@ -107,6 +124,7 @@ class FunctionChainSpec:
 
 @attrs.frozen
 class FunctionTypeSpec:
+    __kasugai_strict__ = ()
     function_name: str
     version: str
     function_info_cm_ref: NamespacedRef = attrs.field(metadata={"json": "functionInfoCMRef"})

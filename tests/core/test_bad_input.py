@@ -251,3 +251,40 @@ def test_garbage_bodies_never_raise() -> None:
     assert state == "Error"
     assert message == "DataFlow cpufunc-calcapp/df-calcapp: spec: expected an object, got a list"
     assert chain_status(engine)["message"] == "spec: expected an object, got a list"
+
+
+def test_a_misspelt_field_is_an_error_that_suggests_the_right_one() -> None:
+    def edit(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        spec = chain(items)["spec"]
+        spec["conections"] = spec.pop("connections")
+        return items
+
+    engine = planned(edit)
+    message = chain_status(engine)["message"]
+    assert "spec: unknown field 'conections' (did you mean 'connections'?)" in message
+    assert dataflow_error(engine)[0] == "Error"
+
+
+def test_the_originals_unused_dataflow_fields_are_accepted() -> None:
+    def edit(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        flow = find(items, "DataFlow", "df-calcapp")["spec"]
+        flow.update(startPoint={"x": 1}, endPoint={}, functionUserParameter=[])
+        return items
+
+    assert dataflow_error(planned(edit))[0] != "Error"
+
+
+def test_a_port_out_of_range_or_an_unknown_protocol_is_an_error() -> None:
+    def edit(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        config = find(items, "ConfigMap", "cpufunc-config-calcapp-plus")
+        entries = config_entries(config)
+        ports = entries[-1]["template"]["spec"]["containers"][0]["ports"]
+        ports[0]["containerPort"] = 1.0e300
+        ports.append({"containerPort": 8081, "protocol": "FOO"})
+        set_config_entries(config, entries)
+        return items
+
+    state, message = dataflow_error(planned(edit))
+    assert state == "Error"
+    assert "containers[0].ports[0].containerPort: not a port (1 to 65535)" in message
+    assert "containers[0].ports[1].protocol: 'FOO' is not TCP, UDP or SCTP" in message

@@ -219,3 +219,28 @@ def test_one_filename_option_takes_several_paths() -> None:
     assert together.returncode == 0, together.stderr
     separate = kasugai("plan", *(arg for file in files for arg in ("-f", file)))
     assert together.stdout == separate.stdout
+
+
+def test_an_unknown_kind_a_duplicate_or_an_empty_file_is_refused(tmp_path: Path) -> None:
+    chain = tmp_path / "chain.yaml"
+    chain.write_text(
+        (CALC / "functionchain.yaml")
+        .read_text()
+        .replace("kind: FunctionChain", "kind: FunctionChian")
+    )
+    typo = kasugai("plan", "-f", chain)
+    assert typo.returncode == 2
+    assert "kind: 'FunctionChian' is not a kind of example.com (did you mean FunctionChain?)" in (
+        typo.stderr
+    )
+
+    twice = tmp_path / "twice.yaml"
+    twice.write_text((CALC / "df-cpufunc.yaml").read_text())
+    duplicate = kasugai("plan", "-f", CALC, "-f", twice)
+    assert duplicate.returncode == 2
+    assert "DataFlow 'cpufunc-calcapp'/'df-calcapp' is also defined in" in duplicate.stderr
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here\n---\n")
+    nothing = kasugai("plan", "-f", empty)
+    assert nothing.returncode == 2 and "no objects in it" in nothing.stderr

@@ -18,6 +18,7 @@ ALLOWED = {
     "attrs",
     "cattrs",
     "collections",
+    "difflib",
     "graphlib",
     "json",
     "re",
