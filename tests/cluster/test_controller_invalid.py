@@ -119,3 +119,33 @@ def test_an_object_the_api_server_refuses_is_reported_and_the_rest_is_written(
         lambda: not _condition(kube, namespace, "df-calcapp", "Applied"),
         "the Applied condition to go",
     )
+
+
+def test_a_pod_refused_by_pod_security_is_created_once_the_namespace_allows_it(
+    kube: client.ApiClient, shared_namespace: str, shared_controller: ControllerProcess
+) -> None:
+    """SECURITY.md's remedy for the original samples' SYS_PTRACE: relabel the namespace. Nothing
+    kasugai watches changes then, so only its retry of the refused writes can create the Pods."""
+    namespace = shared_namespace
+    core = client.CoreV1Api(kube)
+    enforce = "pod-security.kubernetes.io/enforce"
+    core.patch_namespace(namespace, {"metadata": {"labels": {enforce: "baseline"}}})
+    apply_objects(kube, calc_inputs(namespace))  # the sample's sidecars add SYS_PTRACE
+
+    applied = wait_for(
+        lambda: _condition(kube, namespace, "df-calcapp", "Applied"), "an Applied condition"
+    )
+    assert 'violates PodSecurity "baseline:latest"' in applied["message"]
+    assert "SYS_PTRACE" in applied["message"]
+    assert not [kind for kind, _ in inventory(kube, namespace) if kind == "Pod"]
+
+    core.patch_namespace(namespace, {"metadata": {"labels": {enforce: "privileged"}}})
+    wait_for(
+        lambda: len([kind for kind, _ in inventory(kube, namespace) if kind == "Pod"]) == 7,
+        "the 7 Pods, once the namespace allows them",
+        timeout=120,
+    )
+    wait_for(
+        lambda: not _condition(kube, namespace, "df-calcapp", "Applied"),
+        "the Applied condition to go",
+    )

@@ -11,24 +11,15 @@ iptables, cgroups and sysctls).
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from node_workloads import NodeInputs, start_node
+from node_workloads import start_node
 
-from kasugai.testing.node import PAUSE_IMAGE, EphemeralNode, build_busybox_image, build_pause_image
+from kasugai.testing.node import EphemeralNode, NodeInputs, NodeInputsError, prepare_node_inputs
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-BUILD_SCRIPT = REPO / "tests" / "apiserver" / "build.sh"
-PAUSE_SOURCE = HERE / "pause" / "pause.c"
-# The programs the tier runs from Debian (scripts/setup.sh installs them).
-HOST_PROGRAMS = ("containerd", "containerd-shim-runc-v2", "ctr", "runc", "iptables", "ip", "gcc")
-CNI_PLUGINS = Path("/usr/lib/cni")
 
 
 _inputs = pytest.StashKey[NodeInputs | str]()  # what the tier needs, or why it cannot be had
@@ -44,44 +35,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
-    if any(item.get_closest_marker("node") for item in session.items):
+    if any(item.path.is_relative_to(HERE) for item in session.items):
         capture = session.config.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled():  # show a cold build's progress live
             session.config.stash[_inputs] = _prepare()
 
 
 def _prepare() -> NodeInputs | str:
-    if os.geteuid() != 0:
-        return "the node tier runs a kubelet and containerd, which need root"
-    missing = [p for p in HOST_PROGRAMS if shutil.which(p) is None]
-    missing += [
-        f"{CNI_PLUGINS}/{p}"
-        for p in ("bridge", "host-local", "loopback", "portmap")
-        if not (CNI_PLUGINS / p).is_file()
-    ]
-    if missing:
-        return f"missing {', '.join(missing)}: run scripts/setup.sh (it installs them from Debian)"
     try:
-        result = subprocess.run(
-            ["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, text=True, check=False
-        )
-    except OSError as error:
-        return f"cannot run {BUILD_SCRIPT}: {error}"
-    if result.returncode != 0:
-        return f"{BUILD_SCRIPT} failed (exit {result.returncode}); its messages are above"
-    cache = _cache_dir() / "node"
-    try:
-        pause = build_pause_image(PAUSE_SOURCE, cache, PAUSE_IMAGE)
-        busybox = build_busybox_image(cache)
-    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
-        return f"cannot build the node tier's images: {error}"
-    return NodeInputs(Path(result.stdout.strip().splitlines()[-1]), pause, busybox)
-
-
-def _cache_dir() -> Path:
-    if explicit := os.environ.get("KASUGAI_CACHE_DIR"):
-        return Path(explicit)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kasugai"
+        return prepare_node_inputs()
+    except NodeInputsError as error:
+        return str(error)
 
 
 @pytest.fixture(scope="session")

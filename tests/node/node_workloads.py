@@ -5,20 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import attrs
 from kubernetes import client
 
 from kasugai.testing import wait_until
-from kasugai.testing.node import BUSYBOX_IMAGE, EphemeralNode
+from kasugai.testing.node import BUSYBOX_IMAGE, EphemeralNode, NodeInputs
 
-
-@attrs.frozen
-class NodeInputs:
-    """What the tier needs, made once per session by the conftest."""
-
-    bin_dir: Path
-    pause_archive: Path
-    busybox_archive: Path
+__all__ = ["NodeInputs", "busybox_pod", "run_a_pod_behind_a_service", "start_node"]
 
 
 def start_node(inputs: NodeInputs, workdir: Path) -> EphemeralNode:

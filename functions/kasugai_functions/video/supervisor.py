@@ -9,6 +9,10 @@ the running one changes nothing (the sidecar both rewrites the file and sends SI
 that dies is restarted after an exponential backoff; stopping sends SIGINT to the pipeline's
 process group (gst-launch -e turns it into end-of-stream, which finalises an MP4), then SIGTERM,
 then SIGKILL, each after a timeout.
+
+A pipeline that exits with status 0 reached end-of-stream: someone stopped it on purpose, as the
+original's guide does with SIGINT before it copies a receiver's MP4. It is finished, not dead, and
+is not restarted (a restart would truncate that MP4) until the next reload: SIGHUP or a new config.
 """
 
 from __future__ import annotations
@@ -130,7 +134,8 @@ class Supervisor:
             running = list(self._running.config.command) if self._running else None
             log.error("config rejected", error=str(exc), trigger=reason, keeps_running=running)
             return
-        if config == self._desired:
+        finished = self._running is None and self._retry is None  # see _on_unexpected_exit
+        if config == self._desired and not finished:
             log.info("config unchanged", trigger=reason)
             return
         log.info("config loaded", trigger=reason, command=list(config.command))
@@ -171,6 +176,9 @@ class Supervisor:
         if signal_group(running.pid, signal.SIGKILL):
             log.warning("killed leftover processes of the pipeline", pgid=running.pid)
         ran_for = asyncio.get_running_loop().time() - running.started
+        if event.code == 0:
+            log.info("pipeline finished", pid=event.pid, restarts_on="SIGHUP or a new config")
+            return
         log.warning("pipeline exited", pid=event.pid, exit_code=event.code, ran_for=ran_for)
         self._schedule_retry(ran_for)
 

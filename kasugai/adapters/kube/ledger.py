@@ -11,8 +11,9 @@ sees it without waiting for the watch. Three records make that safe:
   says it is gone (a graceful Pod deletion takes a while); only then is a replaced Pod created.
 * last attempts: the same desired object against the same observed version is not sent again,
   whether it succeeded (the server normalized a field the diff cannot see, e.g. a quantity) or
-  was refused (it would be refused again). A replaced Pod made of the same desired spec is not
-  replaced again either: what differs are the server's defaults.
+  was refused (it would be refused again, until the reconcile loop's backoff ``retry``s it: what
+  refused it may have changed). A replaced Pod made of the same desired spec is not replaced
+  again either: what differs are the server's defaults.
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ class Ledger:
                 version_of(action.actual),
                 "",
             )
+
+    def retry(self, key: ObjectKey) -> None:
+        """Forget the last attempt at ``key``: its next write is sent, even if it is the same."""
+        self._attempts.pop((key, ""), None)
 
     def status_tried(self, key: ObjectKey, status: Mapping[str, Any], version: str) -> bool:
         """This status was sent (or refused) for the object at this version already."""

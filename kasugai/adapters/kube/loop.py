@@ -24,8 +24,10 @@ reconciling one DataFlow is logged and reported on it; the others go on.
 Writes are folded back at once: the server's answer to an apply is the object as it now is, so
 the next pass sees it without waiting for the watch (``ledger`` says why that is safe, and what
 is not sent again). A write the server refuses becomes an ``Applied`` condition and a Warning
-Event; one that may pass later (no answer, throttled, a server error) is tried again after a
-jittered backoff.
+Event. Every failed write is tried again after a jittered backoff (at most five minutes apart):
+one that may pass soon (no answer, throttled, a server error), and one refused, since what
+refused it (the namespace's Pod Security labels, RBAC, a quota, a webhook) can change without
+any object kasugai watches changing. Between those retries a refused write is not sent again.
 """
 
 from __future__ import annotations
@@ -350,6 +352,8 @@ class Reconciler:
         moment = time.monotonic()
         for key in [k for k, at in self._retry_at.items() if at <= moment]:
             del self._retry_at[key]
+            for refused in self._refusals.get(key, {}):
+                self._ledger.retry(refused)
             (self._dirty_statuses if key.kind in STATUS_KINDS else self._dirty).add(key)
         dataflows, self._dirty = sorted(self._dirty), set()
         statuses, self._dirty_statuses = sorted(self._dirty_statuses), set()
@@ -406,21 +410,24 @@ class Reconciler:
         for stale in refusals.keys() - {a.key for a in needed}:
             del refusals[stale]
         written: list[dict[str, Any]] = []
+        failed: tuple[str, BaseException] | None = None
         for action in actions:
             try:
                 answer = self._execute(self.writer, action, as_user)
             except REQUEST_ERRORS as error:
-                # Reported either way (a 500 can be the data: the server cannot convert it);
-                # retried later if it may pass, else not until the inputs or the object change.
+                # Reported either way (a 500 can be the data: the server cannot convert it). A
+                # refusal is not sent again on the next passes, only when the backoff is due or
+                # the inputs or the object change.
                 refusals[action.key] = _refusal(action, error)
-                if is_transient(error):
-                    self._schedule_retry(key, str(action.key), error)
-                else:
+                if not is_transient(error):
                     self._ledger.refused(action)
+                failed = failed or (str(action.key), error)
                 continue
             refusals.pop(action.key, None)
             if answer is not None:
                 written.append(answer)
+        if failed is not None:  # one retry per pass, however many writes failed in it
+            self._schedule_retry(key, *failed)
         if not self._retry_at.get(key):
             self._retries.pop(key, None)
         if not refusals:

@@ -9,6 +9,7 @@ binaries come from ``tests/apiserver/build.sh``; the pause and test images are b
 
 from kasugai.testing.node.host import HostRestoreError
 from kasugai.testing.node.images import BUSYBOX_IMAGE, build_busybox_image, build_pause_image
+from kasugai.testing.node.inputs import NodeInputs, NodeInputsError, prepare_node_inputs
 from kasugai.testing.node.oci import write_image_archive
 from kasugai.testing.node.snapshot import HostSnapshot
 from kasugai.testing.node.tier import NODE_NAME, PAUSE_IMAGE, EphemeralNode, NodeStartError
@@ -20,8 +21,11 @@ __all__ = [
     "EphemeralNode",
     "HostRestoreError",
     "HostSnapshot",
+    "NodeInputs",
+    "NodeInputsError",
     "NodeStartError",
     "build_busybox_image",
     "build_pause_image",
+    "prepare_node_inputs",
     "write_image_archive",
 ]

@@ -43,11 +43,12 @@ def index(item: Any, *indexes: Any) -> Any:
         if item is None:
             raise BuiltinError("index of nil pointer")
         if isinstance(item, (list, str)):
-            position = _index_arg(key, len(item))
-            if position == len(item):  # Go checks against cap, then Index panics
+            # A Go string is a sequence of bytes: indexing bounds and yields bytes (uint8).
+            elements = item if isinstance(item, list) else item.encode()
+            position = _index_arg(key, len(elements))
+            if position == len(elements):  # Go checks against cap, then Index panics
                 raise BuiltinError("reflect: slice index out of range")
-            # Indexing a Go string yields a byte (uint8).
-            item = item[position] if isinstance(item, list) else item.encode()[position]
+            item = elements[position]
         elif isinstance(item, dict):
             if key is NO_VALUE:
                 key = ""  # the zero value of the key type

@@ -42,6 +42,8 @@ CONFIGS: dict[str, Any] = {
     "fanout": FAN_OUT,
     "emptylists": {"ips": [], "ports": []},
     "nulls": {"ips": None, "ports": None},
+    # A string where a list belongs, of 3 characters and 6 bytes: Go indexes and bounds bytes.
+    "multibyte": {"ips": "\u0080\u0080\u0080", "ports": "é"},
 }
 
 # Templates exercising each supported construct; each runs against every config above.

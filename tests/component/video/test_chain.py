@@ -7,8 +7,11 @@ makes end-of-stream), so every test stops the receivers before it looks at what 
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +65,24 @@ def test_relay_to_receiver_delivers_a_valid_mp4(video: LocalVideo, pattern_clip:
     stop_in_order(chain)
     assert_valid_mp4(received(chain[-1]))
     assert len(read_clip_frames(received(chain[-1]))) >= 0.95 * CLIP_FRAMES
+
+
+def test_a_receiver_stopped_with_sigint_keeps_its_mp4(
+    video: LocalVideo, pattern_clip: Path
+) -> None:
+    """As the original's guide stops a receiver before copying its file: SIGINT to gst-launch,
+    not to the wrapper. The wrapper must not start the pipeline again over the finished MP4."""
+    relay, receiver = start_chain(video, "relay", "receiver")
+    assert send(pattern_clip, relay.host).wait(120) == 0
+    relay.drain()
+    receiver.drain()
+    pipeline = receiver.events("pipeline started")[-1]["pid"]
+    os.killpg(pipeline, signal.SIGINT)
+    receiver.wait_for(lambda: receiver.events("pipeline finished"), "the pipeline to finish")
+    time.sleep(2)  # the window a restart would truncate the file in (backoff 0.5 s)
+    assert len(receiver.events("pipeline started")) == 1
+    assert_valid_mp4(received(receiver))
+    assert len(read_clip_frames(received(receiver))) >= 0.95 * CLIP_FRAMES
 
 
 def test_relay_inference_receiver_delivers_every_frame(

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,26 @@ def test_sighup_with_an_unchanged_config_keeps_the_pipeline(
     )
     assert len(starts(marker)) == 1
     assert marks(marker)[1:] == []
+
+
+def test_a_pipeline_stopped_at_end_of_stream_stays_stopped_until_sighup(
+    video: LocalVideo, marker: Path
+) -> None:
+    """gst-launch -e exits 0 once SIGINT has finished a receiver's MP4 (the original's guide
+    stops it so before copying the file); a restart would truncate that MP4."""
+    function = running_wrapper(video, marker)
+    (pid,) = starts(marker)
+    os.kill(pid, signal.SIGINT)
+    wait_until(lambda: function.events("pipeline finished"), "the pipeline to finish")
+    assert function.events("pipeline finished")[0]["pid"] == pid
+    time.sleep(2)  # the window a restart would come in (its backoff is 0.5 s), not a timing check
+    assert starts(marker) == [pid]
+    assert not function.events("restarting pipeline after backoff")
+    assert function.process.poll() is None
+
+    function.process.send_signal(signal.SIGHUP)  # the way to run it again, config unchanged
+    wait_until(lambda: len(starts(marker)) == 2, "SIGHUP to start the pipeline again")
+    assert function.events("config loaded")[-1]["trigger"] == "SIGHUP"
 
 
 def test_a_pipeline_that_exits_at_once_is_restarted_with_growing_backoff(
