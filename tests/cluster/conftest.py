@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
+from tier_setup import mark_folder, prepare_once
 
 from kasugai.testing import EphemeralCluster, install_crds, leftover_process_groups
 from kasugai.testing.tenants import install_tenant
@@ -29,18 +30,11 @@ _binaries = pytest.StashKey[Path | str]()  # the binaries' folder, or why there 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects, so "not cluster" sees the mark
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.is_relative_to(HERE):
-            item.add_marker(pytest.mark.cluster)
+    mark_folder(items, HERE, pytest.mark.cluster)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly:
-        return
-    if any(item.get_closest_marker("cluster") for item in session.items):
-        capture = session.config.pluginmanager.getplugin("capturemanager")
-        with capture.global_and_fixture_disabled():  # show a cold build's progress live
-            session.config.stash[_binaries] = _build_binaries()
+    prepare_once(session, HERE, _binaries, _build_binaries)
 
 
 def _build_binaries() -> Path | str:

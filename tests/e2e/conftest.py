@@ -22,6 +22,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from tier_setup import mark_folder, prepare_once
 
 from kasugai.testing.images import ImageBuildError, build_images
 from kasugai.testing.node import EphemeralNode, NodeInputs, NodeInputsError, prepare_node_inputs
@@ -50,18 +51,11 @@ _inputs = pytest.StashKey[E2EInputs | str]()  # what the tests need, or why it c
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects, so "not node" sees the mark
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.is_relative_to(HERE):
-            item.add_marker(pytest.mark.node)
+    mark_folder(items, HERE, pytest.mark.node)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly:
-        return
-    if any(item.path.is_relative_to(HERE) for item in session.items):
-        capture = session.config.pluginmanager.getplugin("capturemanager")
-        with capture.global_and_fixture_disabled():  # show a cold build's progress live
-            session.config.stash[_inputs] = _prepare()
+    prepare_once(session, HERE, _inputs, _prepare)
 
 
 def _prepare() -> E2EInputs | str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from image_containers import Containers
+from tier_setup import prepare_once
 
 from kasugai.testing.images import BuiltImage, ImageBuildError, build_images
 from kasugai.testing.podman import Podman, PodmanError
@@ -22,12 +23,7 @@ _built = pytest.StashKey[dict[str, BuiltImage] | str]()  # the images by name, o
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly:
-        return
-    if any(item.path.is_relative_to(HERE) for item in session.items):
-        capture = session.config.pluginmanager.getplugin("capturemanager")
-        with capture.global_and_fixture_disabled():  # show a cold build's progress live
-            session.config.stash[_built] = _build()
+    prepare_once(session, HERE, _built, _build)
 
 
 def _build() -> dict[str, BuiltImage] | str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from node_workloads import start_node
+from tier_setup import mark_folder, prepare_once
 
 from kasugai.testing.node import EphemeralNode, NodeInputs, NodeInputsError, prepare_node_inputs
 
@@ -27,18 +28,11 @@ _inputs = pytest.StashKey[NodeInputs | str]()  # what the tier needs, or why it 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects, so "not node" sees the mark
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.is_relative_to(HERE):
-            item.add_marker(pytest.mark.node)
+    mark_folder(items, HERE, pytest.mark.node)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly:
-        return
-    if any(item.path.is_relative_to(HERE) for item in session.items):
-        capture = session.config.pluginmanager.getplugin("capturemanager")
-        with capture.global_and_fixture_disabled():  # show a cold build's progress live
-            session.config.stash[_inputs] = _prepare()
+    prepare_once(session, HERE, _inputs, _prepare)
 
 
 def _prepare() -> NodeInputs | str:

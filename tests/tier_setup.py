@@ -1,0 +1,35 @@
+"""What each heavier test tier does once per session, in one place: mark its tests (so that
+``-m "not cluster"`` and the like select them), and make what it needs (binaries, images) right
+after collection, outside every test's timeout, with a cold build's progress shown live."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+T = TypeVar("T")
+
+
+def mark_folder(items: list[pytest.Item], folder: Path, mark: pytest.MarkDecorator) -> None:
+    """Give every test under ``folder`` the ``mark``."""
+    for item in items:
+        if item.path.is_relative_to(folder):
+            item.add_marker(mark)
+
+
+def prepare_once(
+    session: pytest.Session,
+    folder: Path,
+    key: pytest.StashKey[T],
+    prepare: Callable[[], T],
+) -> None:
+    """Run ``prepare`` once if a test under ``folder`` was collected; stash what it returns."""
+    if session.config.option.collectonly:
+        return
+    if any(item.path.is_relative_to(folder) for item in session.items):
+        capture = session.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():  # show a cold build's progress live
+            session.config.stash[key] = prepare()
