@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 import structlog
 
-from kasugai.adapters.files import InputError
+from kasugai.adapters.files import InputError, Loaded
 from kasugai.adapters.journal import JournalWriter
 from kasugai.adapters.local.addresses import AddressBook
 from kasugai.adapters.local.configmaps import ConfigMapFiles
@@ -107,24 +107,25 @@ class Supervisor:
 
     async def start(self) -> None:
         """Plan, check and start everything; ``StartError`` (nothing left running) if not."""
+        # Inputs are read before the state directory is touched: a wrong path leaves nothing.
+        try:
+            loaded = self._inputs.load()
+        except InputError as error:
+            raise StartError([str(error)]) from None
         try:
             self._lock.acquire()
         except AlreadyRunning as error:
             raise StartError([str(error)]) from None
         try:
-            await self._start()
+            await self._start(loaded)
         except BaseException:
             await self.close(phase="Failed")
             raise
 
-    async def _start(self) -> None:
+    async def _start(self, loaded: list[Loaded]) -> None:
         stop_leftovers(self.settings.state, runtime_id_of(read_snapshot(self.settings.state)))
         self.reconciler.configmaps.clear()
         self.write_snapshot()
-        try:
-            loaded = self._inputs.load()
-        except InputError as error:
-            raise StartError([str(error)]) from None
         engine = self.reconciler.engine
         self.reconciler.feed([item.event for item in loaded])
         problems = _errors(engine, self._inputs.sources()) + self._unrunnable()
