@@ -2,7 +2,8 @@
 
 kubectl-diff conventions: for each object a header line ``Kind/namespace/name created``
 (``configured``, ``deleted``), then a unified diff of its YAML, showing only the fields kasugai
-sets; exit status 0 when nothing would change, 1 when something would, 2 on error. The live
+sets, coloured like ``git diff`` on a terminal (``NO_COLOR`` turns it off); exit status 0 when
+nothing would change, 1 when something would, 2 on error. The live
 objects (``--live``, e.g. ``kubectl get pods,services,configmaps -o yaml`` output) are both the
 current state and facts for the plan. With ``--cluster`` the live cluster is both, and the
 changes are what a Server-Side Apply dry run says (``kasugai.adapters.kube.cluster_diff``);
@@ -29,7 +30,7 @@ from kasugai.core.diff import Action, diff, project
 from kasugai.core.engine import Engine
 from kasugai.core.ownership import owned_objects
 
-__all__ = ["diff_exit_code", "render_diff"]
+__all__ = ["coloured", "diff_exit_code", "render_diff"]
 
 _HEADERS = {
     "create": "created",
@@ -95,6 +96,28 @@ def render_diff(actions: Sequence[Action]) -> str:
     return "".join(out)
 
 
+_COLOURS = (("+++", "1"), ("---", "1"), ("@@", "36"), ("+", "32"), ("-", "31"))
+
+
+def coloured(text: str) -> str:
+    """``text`` with git diff's colours: headers bold, hunks cyan, additions green, removals red."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        code = next((c for prefix, c in _COLOURS if line.startswith(prefix)), "")
+        if not code and not line.startswith(" "):
+            code = "1"  # an object's header line
+        body = line.rstrip("\n")
+        out.append(f"\x1b[{code}m{body}\x1b[0m{line[len(body) :]}" if code else line)
+    return "".join(out)
+
+
+def _write_diff(actions: Sequence[Action]) -> None:
+    text = render_diff(actions)
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        text = coloured(text)
+    sys.stdout.write(text)
+
+
 def diff_exit_code(actions: Sequence[Action]) -> int:
     """kubectl diff: 0 when nothing would change, 1 when something would."""
     return 1 if actions else 0
@@ -117,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         for plan in engine.plans()
         for action in diff(plan.objects, owned_objects(world, plan.key, plan.objects))
     ]
-    sys.stdout.write(render_diff(actions))
+    _write_diff(actions)
     if report_errors(engine, inputs):
         return 2
     return diff_exit_code(actions)
@@ -141,7 +164,7 @@ def _run_cluster(args: argparse.Namespace) -> int:
     except REQUEST_ERRORS as error:
         print(f"kasugai diff: error: the cluster: {error_message(error)}", file=sys.stderr)
         return 2
-    sys.stdout.write(render_diff(found.actions))
+    _write_diff(found.actions)
     for line in found.errors:
         print(f"error: {line}", file=sys.stderr)
     if report_errors(found.engine, inputs) or found.errors:
