@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_fixtures import MANIFESTS, calc_inputs, inventory, wait_for, wait_for_status
+from controller_fixtures import (
+    MANIFESTS,
+    calc_inputs,
+    drop_minus,
+    inventory,
+    wait_for,
+    wait_for_status,
+)
 from kubernetes import client
 
 from kasugai.testing import EphemeralCluster
@@ -73,7 +80,7 @@ def test_a_compacted_watch_is_listed_again_and_the_controller_converges(
                 try:
                     time.sleep(4 * WATCH_SECONDS + 1)  # every watch has been ended by now
                     chain = next(obj for obj in inputs if obj["kind"] == "FunctionChain")
-                    _drop_minus(chain)
+                    drop_minus(chain)
                     apply_objects(kube, [chain])
                     client.CoreV1Api(kube).delete_namespaced_config_map(
                         f"ethcrl.{DATAFLOW}-wbfunction-multiply-cpu-pod", NAMESPACE
@@ -105,13 +112,3 @@ def test_a_compacted_watch_is_listed_again_and_the_controller_converges(
             assert controller.process.popen.poll() is None, controller.process.log_tail()
         finally:
             controller.process.stop()
-
-
-def _drop_minus(chain: dict[str, Any]) -> None:
-    """The chain without ``minus``: plus sends to multiply."""
-    del chain["spec"]["functions"]["minus"]
-    connections = [c for c in chain["spec"]["connections"] if c["from"]["functionKey"] != "minus"]
-    for connection in connections:
-        if connection["to"]["functionKey"] == "minus":
-            connection["to"]["functionKey"] = "multiply"
-    chain["spec"]["connections"] = connections
