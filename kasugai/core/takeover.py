@@ -65,10 +65,11 @@ def _blocked(want: Any, have: Any, at: tuple[Segment, ...]) -> Replaced:
         if not isinstance(item, Mapping) or server_added(field, item):
             continue
         name = str(item.get(field))
-        if name not in wanted or _renamed(wanted[name], item):
+        if name not in wanted:
             extra = True
-        else:
-            matched[name] = index
+            continue
+        extra = extra or _renamed(wanted[name], item)
+        matched[name] = index
     if extra:
         return [(at, _restored(want, have, field, matched))]
     inner: Replaced = []
