@@ -21,6 +21,7 @@ write at all.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -39,6 +40,7 @@ __all__ = [
     "object_key",
     "project",
     "server_added",
+    "shown_before",
 ]
 
 MERGE_KEYS = ("name", "mountPath", "containerPort", "port", "key", "ip")
@@ -162,3 +164,45 @@ def project(have: Any, want: Any) -> Any:
             if isinstance(h, Mapping) and not server_added(field, h)
         ]
     return have
+
+
+def shown_before(
+    actual: Mapping[str, Any], desired: Mapping[str, Any], removed: Iterable[Removal] = ()
+) -> Any:
+    """What a diff shows of ``actual``: the fields ``desired`` sets, and those to be removed."""
+    before = project(actual, desired)
+    for removal in removed:
+        _show(before, actual, removal.at)
+    return before
+
+
+def _show(before: Any, actual: Any, at: tuple[fieldsets.Segment, ...]) -> None:
+    """Copy ``actual``'s value at ``at`` into ``before``, the projection of ``actual``."""
+    src, dst = actual, before
+    for depth, segment in enumerate(at):
+        last = depth == len(at) - 1
+        if isinstance(segment, int):
+            if not (isinstance(src, list) and isinstance(dst, list) and segment < len(src)):
+                return
+            item = src[segment]
+            found = next((d for d in dst if _same_item(d, item)), None)
+            if found is None:
+                dst.append(copy.deepcopy(item))
+                return
+            src, dst = item, found
+        else:
+            if not (isinstance(src, Mapping) and isinstance(dst, dict) and segment in src):
+                return
+            if last or segment not in dst:
+                dst[segment] = copy.deepcopy(src[segment])
+                return
+            src, dst = src[segment], dst[segment]
+
+
+def _same_item(shown: Any, item: Any) -> bool:
+    if isinstance(shown, Mapping) and isinstance(item, Mapping):
+        return any(
+            field in shown and field in item and str(shown[field]) == str(item[field])
+            for field in MERGE_KEYS
+        )
+    return bool(shown == item)

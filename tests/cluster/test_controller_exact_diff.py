@@ -5,6 +5,7 @@ wired into the upstream function."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from kubernetes import client
 from kasugai.adapters.files import to_yaml
 from kasugai.adapters.kube.api import RESOURCES, KubeApi
 from kasugai.testing import EphemeralCluster
-from kasugai.testing.controller import ControllerProcess
+from kasugai.testing.controller import KASUGAI, ControllerProcess
 from kasugai.testing.inputs import apply_objects
 
 DATAFLOW = "df-calcapp"
@@ -57,8 +58,21 @@ def _patch(kube: client.ApiClient, kind: str, namespace: str, name: str, ops: li
     )
 
 
+def _diff_cluster(
+    cluster: EphemeralCluster, objects: list[dict[str, Any]], path: Path
+) -> subprocess.CompletedProcess[str]:
+    path.write_text("---\n".join(map(to_yaml, objects)))
+    command = [str(KASUGAI), "diff", "-f", str(path), "--cluster"]
+    command += ["--kubeconfig", str(cluster.kubeconfig)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
 def test_a_label_and_an_env_entry_dropped_from_a_template_leave_the_pod(
-    kube: client.ApiClient, shared_namespace: str, fake_kubelet: Any
+    cluster: EphemeralCluster,
+    kube: client.ApiClient,
+    shared_namespace: str,
+    fake_kubelet: Any,
+    tmp_path: Path,
 ) -> None:
     namespace = shared_namespace
     inputs = calc_inputs(namespace)
@@ -80,8 +94,17 @@ def test_a_label_and_an_env_entry_dropped_from_a_template_leave_the_pod(
     _patch(kube, "Pod", namespace, PLUS_POD, note)
     _patch(kube, "ConfigMap", namespace, PLUS_CONNECTION, note)
 
+    same = _diff_cluster(cluster, inputs, tmp_path / "same.yaml")
+    assert (same.returncode, same.stdout) == (0, ""), same.stdout + same.stderr
     del entries[0]["labels"]["team"]
-    apply_objects(kube, [_set_entries(config, key, entries)])
+    _set_entries(config, key, entries)
+    shown = _diff_cluster(cluster, inputs, tmp_path / "edited.yaml")
+    assert shown.returncode == 1, shown.stderr
+    assert shown.stdout.splitlines()[0] == f"Pod/{namespace}/{PLUS_POD} configured"
+    assert "-    team: a" in shown.stdout.splitlines()
+    assert "note" not in shown.stdout  # another manager's label is none of kasugai's business
+    assert _pod(kube, namespace)["metadata"]["labels"]["team"] == "a"  # a dry run
+    apply_objects(kube, [config])
 
     def relabelled() -> dict[str, Any] | None:
         pod = _pod(kube, namespace)

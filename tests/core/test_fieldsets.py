@@ -13,6 +13,7 @@ from core_helpers import CALC, ApiServerStandIn, converge, engine_with
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kasugai.commands.diff import render_diff
 from kasugai.core.diff import diff, object_key
 from kasugai.core.events import ObjectKey, Observed
 from kasugai.core.fieldsets import (
@@ -342,3 +343,15 @@ def test_a_port_edited_by_hand_never_reaches_the_upstream_connection() -> None:
     assert [(a.verb, a.key) for a in actions] == [("patch", key)]  # the Service is put back
     wanted = next(o for o in engine.desired() if object_key(o) == configmap)
     assert json.loads(wanted["data"]["config"]) == before
+
+
+def test_render_shows_what_would_be_removed_and_not_what_others_set() -> None:
+    before = pod({"a": "1", "b": "2"}, [{"name": "A", "value": "1"}])
+    live = recorded(before, before)
+    live["metadata"]["labels"]["theirs"] = "3"
+    actions = diff([pod({"a": "1"}, [])], [live])
+    lines = render_diff(actions).splitlines()
+    assert lines[0] == "Pod/n/p configured"
+    assert "-    b: '2'" in lines
+    assert "-    - name: A" in lines
+    assert not [line for line in lines if "theirs" in line]
