@@ -55,7 +55,8 @@ def entry(manager: str, fields: dict[str, Any], operation: str = "Apply") -> dic
 
 
 def patched(obj: dict[str, Any], operations: list[dict[str, Any]]) -> dict[str, Any]:
-    """A JSON patch of ``test`` and ``remove`` operations, applied as the API server would."""
+    """A JSON patch of ``test``, ``remove`` and ``replace`` operations, applied as the API
+    server would."""
     result = copy.deepcopy(obj)
     for op in operations:
         *parents, last = [
@@ -64,11 +65,14 @@ def patched(obj: dict[str, Any], operations: list[dict[str, Any]]) -> dict[str, 
         node: Any = result
         for part in parents:
             node = node[int(part)] if isinstance(node, list) else node[part]
+        index: Any = int(last) if isinstance(node, list) else last
         if op["op"] == "test":
-            assert node[last] == op["value"], "the patch's version test fails"
+            assert node[index] == op["value"], "the patch's version test fails"
+        elif op["op"] == "replace":
+            node[index] = copy.deepcopy(op["value"])
         else:
             assert op["op"] == "remove"
-            del node[int(last) if isinstance(node, list) else last]
+            del node[index]
     return result
 
 
@@ -355,3 +359,30 @@ def test_render_shows_what_would_be_removed_and_not_what_others_set() -> None:
     assert "-    b: '2'" in lines
     assert "-    - name: A" in lines
     assert not [line for line in lines if "theirs" in line]
+
+
+@given(
+    st.lists(st.sampled_from([80, 443, 8080, 9090]), min_size=1, unique=True),
+    st.lists(st.sampled_from([80, 443, 8080, 9090, 9999]), unique=True),
+    st.dictionaries(st.integers(0, 3), st.sampled_from([1234, 9999])),
+)
+def test_restored_lists_are_exactly_the_wanted_ones(
+    wanted: list[int], live_ports: list[int], renamed: dict[int, int]
+) -> None:
+    """Whatever another manager did to the ports (added, dropped, renumbered), once the
+    takeover's patch is applied no item stands in the way of kasugai's apply."""
+    desired = service(wanted, {})
+    live = service(live_ports, {})
+    for index, port in renamed.items():
+        if index < len(live_ports):
+            live["spec"]["ports"][index]["port"] = port
+    result = patched(live, restore_lists(desired, live))
+    ports = result["spec"]["ports"]
+    names = [p["name"] for p in ports]
+    assert len(names) == len(set(names)), "a duplicate name: the apply would be refused"
+    # Every item left is one of kasugai's, with its port: the apply adds the missing ones and
+    # finds nothing of another manager's in the way.
+    assert {(p["name"], p["port"]) for p in ports} <= {
+        (p["name"], p["port"]) for p in desired["spec"]["ports"]
+    }
+    assert restore_lists(desired, result) == []
