@@ -174,7 +174,7 @@ def test_each_object_is_written_once_and_the_steady_state_writes_nothing(
     time.sleep(30)  # the window the steady state is observed in, not a timing assertion
     assert controller.writes() == writes
     assert _versions(kube, namespace) == versions
-    assert controller.total("kasugai_controller_planned_actions_total") == 84
+    assert controller.total("kasugai_controller_planned_actions_total") == 42
 
 
 def _versions(kube: client.ApiClient, namespace: str) -> dict[Any, str]:

@@ -448,8 +448,11 @@ class Reconciler:
                 # The name is taken: fold in whoever holds it (the core tells ours from not).
                 log.info("create found the name taken", object=str(key))
                 return self.api.get(key.kind, key.namespace, key.name)
-            self._ledger.applied(action, answer)
             log.info("created", object=str(key))
+            # A create records kasugai's fields as an Update, with the server's defaults: the
+            # apply puts what kasugai set on record, for the diff to remove what it drops.
+            answer = writer.apply(action.desired, as_user)
+            self._ledger.applied(action, answer)
             return answer
         if action.verb == "patch":
             patched = self._patch(writer, action, as_user)
