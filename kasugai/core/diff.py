@@ -21,7 +21,6 @@ write at all.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -30,6 +29,7 @@ import attrs
 from kasugai.core import fieldsets, names
 from kasugai.core.events import ObjectKey
 from kasugai.core.fieldsets import Removal
+from kasugai.core.inventory import copy_json
 
 __all__ = [
     "MERGE_KEYS",
@@ -187,14 +187,14 @@ def _show(before: Any, actual: Any, at: tuple[fieldsets.Segment, ...]) -> None:
             item = src[segment]
             found = next((d for d in dst if _same_item(d, item)), None)
             if found is None:
-                dst.append(copy.deepcopy(item))
+                dst.append(copy_json(item))
                 return
             src, dst = item, found
         else:
             if not (isinstance(src, Mapping) and isinstance(dst, dict) and segment in src):
                 return
             if last or segment not in dst:
-                dst[segment] = copy.deepcopy(src[segment])
+                dst[segment] = copy_json(src[segment])
                 return
             src, dst = src[segment], dst[segment]
 
