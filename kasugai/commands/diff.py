@@ -2,12 +2,13 @@
 
 kubectl-diff conventions: for each object a header line ``Kind/namespace/name created``
 (``configured``, ``deleted``), then a unified diff of its YAML, showing only the fields kasugai
-sets, coloured like ``git diff`` on a terminal (``NO_COLOR`` turns it off); exit status 0 when
-nothing would change, 1 when something would, 2 on error. The live
-objects (``--live``, e.g. ``kubectl get pods,services,configmaps -o yaml`` output) are both the
-current state and facts for the plan. With ``--cluster`` the live cluster is both, and the
-changes are what a Server-Side Apply dry run says (``kasugai.adapters.kube.cluster_diff``);
-an object the server refuses is an error (exit 2). Output and exit codes are the same.
+sets, or set last time and would remove (from its ``managedFields`` entry, when the live
+objects carry one), coloured like ``git diff`` on a terminal (``NO_COLOR`` turns it off); exit
+status 0 when nothing would change, 1 when something would, 2 on error. The live objects
+(``--live``, e.g. ``kubectl get pods,services,configmaps -o yaml`` output) are both the current
+state and facts for the plan. With ``--cluster`` the live cluster is both, and the changes are
+what a Server-Side Apply dry run says (``kasugai.adapters.kube.cluster_diff``); an object the
+server refuses is an error (exit 2). Output and exit codes are the same.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from kasugai.commands.common import (
     plan_options,
     report_errors,
 )
-from kasugai.core.diff import Action, diff, project
+from kasugai.core.diff import Action, diff, shown_before
 from kasugai.core.engine import Engine
 from kasugai.core.ownership import owned_objects
 
@@ -85,7 +86,7 @@ def render_diff(actions: Sequence[Action]) -> str:
         out.append(f"{name} {_HEADERS[action.verb]}\n")
         before = action.actual
         if action.actual is not None and action.desired is not None:
-            before = project(action.actual, action.desired)
+            before = shown_before(action.actual, action.desired, action.removed)
         lines = difflib.unified_diff(
             _shown(before),
             _shown(action.desired),
