@@ -24,6 +24,7 @@ import grpc
 import yaml
 from kasugai_functions.calc import operator_pb2, operator_pb2_grpc
 from kasugai_functions.calc.arithmetic import Operator, compute
+from kasugai_functions.calc.wire import reason_from
 
 from kasugai.adapters.local.testing import LocalRun, wait_until
 from kasugai.atomic_files import write_atomically
@@ -96,8 +97,9 @@ class Load:
                 record = Sent(client, number, time.time())
                 request = operator_pb2.OperateRequest(inputs=[client + 2.0, number + 1.0, 3.0])
                 try:
-                    reply = stub.Operate(request, timeout=self._timeout)
+                    reply, call = stub.Operate.with_call(request, timeout=self._timeout)
                     record.status = operator_pb2.OperateResponseStatus.Name(reply.status)
+                    record.reason = reason_from(call.trailing_metadata() or ())
                 except grpc.RpcError as error:
                     record.status, record.reason = "ERROR", f"{error.code().name}"
                 record.answered = time.time()
