@@ -19,6 +19,9 @@ Connection states:
   Waiting      the next function's address is unknown and nothing was published yet.
   Published    the source's ConfigMap carries the next function's current address.
   Stale        the address is unknown now; the last published ConfigMap content is kept.
+  Rewiring     the next function changed and is not ready yet (its Pod Ready, its own next hop
+               loaded); the last published ConfigMap content is kept until it is
+               (make before break, ``rewiring``).
 
 The machines are built once; only their transition tables are consulted per pass (building a
 ``transitions`` model per object per pass would cost more than planning it).
@@ -46,8 +49,8 @@ PENDING, ERROR, DEPLOYING, DEPLOYED, DEGRADED, TERMINATING = (
     "Terminating",
 )
 DATAFLOW_STATES = (PENDING, ERROR, DEPLOYING, DEPLOYED, DEGRADED, TERMINATING)
-WAITING, PUBLISHED, STALE = "Waiting", "Published", "Stale"
-CONNECTION_STATES = (WAITING, PUBLISHED, STALE)
+WAITING, PUBLISHED, STALE, REWIRING = "Waiting", "Published", "Stale", "Rewiring"
+CONNECTION_STATES = (WAITING, PUBLISHED, STALE, REWIRING)
 
 _ALIVE = [NEW, PENDING, ERROR, DEPLOYING, DEPLOYED, DEGRADED]
 
@@ -73,9 +76,10 @@ _CONNECTION_MACHINE = Machine(
     auto_transitions=False,
     transitions=[
         {"trigger": "AwaitingAddress", "source": [NEW, STALE, PUBLISHED], "dest": WAITING},
-        {"trigger": "AddressKnown", "source": [NEW, WAITING, STALE], "dest": PUBLISHED},
+        {"trigger": "AddressKnown", "source": [NEW, WAITING, STALE, REWIRING], "dest": PUBLISHED},
+        {"trigger": "NextHopNotReady", "source": [NEW, PUBLISHED, STALE], "dest": REWIRING},
         {"trigger": "Rewired", "source": PUBLISHED, "dest": PUBLISHED},
-        {"trigger": "AddressLost", "source": [NEW, PUBLISHED, WAITING], "dest": STALE},
+        {"trigger": "AddressLost", "source": [NEW, PUBLISHED, WAITING, REWIRING], "dest": STALE},
     ],
 )
 
