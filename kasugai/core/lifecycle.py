@@ -73,11 +73,6 @@ CONNECTION_STATES = (WAITING, PUBLISHED, STALE)
 _ALIVE = (NEW, PENDING, ERROR, DEPLOYING, DEPLOYED, DEGRADED)
 
 
-def _called_for(event: EventData) -> bool:
-    """Guard of every move: the facts of this pass lead to the move's destination."""
-    return bool(event.kwargs["verdict"] == _transition(event).dest)
-
-
 def _readdressed(event: EventData) -> bool:
     """Guard of ``Rewired``: the next function's address is not the one last published."""
     return bool(event.kwargs["destination"] != cast(ConnectionLifecycle, event.model).destination)
@@ -90,7 +85,7 @@ def _remember_address(event: EventData) -> None:
 
 def _record(event: EventData) -> None:
     """After every move: the decision, as the ``Transitioned`` event the engine reports."""
-    model = cast(DataFlowLifecycle | ConnectionLifecycle, event.model)
+    model = cast(Lifecycle, event.model)
     transition = _transition(event)
     source = str(transition.source)
     event.kwargs["decisions"].append(
@@ -113,12 +108,7 @@ def _transition(event: EventData) -> Transition:
 
 def _moves(trigger: str, sources: tuple[str, ...], dest: str) -> dict[str, Any]:
     """A trigger from ``sources`` to ``dest``, never from ``dest`` itself (no move in place)."""
-    return {
-        "trigger": trigger,
-        "source": [s for s in sources if s != dest],
-        "dest": dest,
-        "conditions": _called_for,
-    }
+    return {"trigger": trigger, "source": [s for s in sources if s != dest], "dest": dest}
 
 
 DATAFLOW_MACHINE = Machine(
@@ -162,20 +152,29 @@ CONNECTION_MACHINE = Machine(
             "trigger": "Rewired",
             "source": PUBLISHED,
             "dest": PUBLISHED,
-            "conditions": [_called_for, _readdressed],
+            "conditions": _readdressed,
         },
         _moves("AddressLost", (NEW, PUBLISHED, WAITING), STALE),
     ],
 )
 
 
-def _advance(machine: Machine, model: object, state: str, **facts: Any) -> list[Transitioned]:
-    """Offer the facts to every trigger the machine has from ``state``; the first whose guard
-    holds fires. The decisions its ``after`` callback recorded (none if nothing fired)."""
+def _trigger_for(machine: Machine, state: str, verdict: str) -> str | None:
+    """The trigger the facts call for: the one ``machine`` has from ``state`` to ``verdict``."""
+    for name, event in machine.events.items():
+        # .get: the event's table is a defaultdict, and a lookup must not add to it.
+        if any(move.dest == verdict for move in event.transitions.get(state, ())):
+            return name
+    return None
+
+
+def _advance(machine: Machine, model: Lifecycle, verdict: str, **facts: Any) -> list[Transitioned]:
+    """Fire on ``model`` the trigger that leads to ``verdict``, if the machine has one; the
+    decision its ``after`` callback recorded (none if no move was taken)."""
     decisions: list[Transitioned] = []
-    for trigger in machine.get_triggers(state):
-        if machine.events[trigger].trigger(model, decisions=decisions, **facts):
-            break
+    trigger = _trigger_for(machine, model.state, verdict)
+    if trigger is not None:
+        machine.events[trigger].trigger(model, decisions=decisions, **facts)
     return decisions
 
 
@@ -193,9 +192,7 @@ class DataFlowLifecycle:
 
     def advance(self, verdict: str, message: str) -> list[Transitioned]:
         """Move toward the state the facts put the DataFlow in, if the machine allows it."""
-        if verdict == self.state:
-            return []
-        return _advance(DATAFLOW_MACHINE, self, self.state, verdict=verdict, message=message)
+        return _advance(DATAFLOW_MACHINE, self, verdict, message=message)
 
     def connection(self, subject: str) -> ConnectionLifecycle:
         """The model of one of its connections (a new one starts in ``New``)."""
@@ -217,16 +214,10 @@ class ConnectionLifecycle:
 
     def advance(self, verdict: str, destination: str, message: str) -> list[Transitioned]:
         """Move toward the connection's planned state (and address), if the machine allows it."""
-        if (verdict, destination) == (self.state, self.destination):
-            return []
-        return _advance(
-            CONNECTION_MACHINE,
-            self,
-            self.state,
-            verdict=verdict,
-            destination=destination,
-            message=message,
-        )
+        return _advance(CONNECTION_MACHINE, self, verdict, destination=destination, message=message)
+
+
+Lifecycle = DataFlowLifecycle | ConnectionLifecycle
 
 
 def allowed_moves(machine: Machine) -> frozenset[tuple[str, str, str]]:
