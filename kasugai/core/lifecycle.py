@@ -1,28 +1,28 @@
 """Lifecycle machines: where each DataFlow and each of its connections stands, and how it moves.
 
 Two ``transitions`` machines, built once, hold the rules: which states exist, which triggers
-lead from one to another, and which facts each move needs. Every DataFlow has a model (a
-``DataFlowLifecycle``, a plain object), and so does each of its connections
+lead from one to another, and the guard of a move that needs more than a state. Every DataFlow
+has a model (a ``DataFlowLifecycle``, a plain object), and so does each of its connections
 (``ConnectionLifecycle``). When the engine re-plans a DataFlow, the plan is the world's verdict
-on it (``dataflow_state`` picks its state from the facts, the planner picks each connection's),
-and the engine hands that verdict to the DataFlow's model with ``advance``. The model offers it
-to the triggers its machine has from the current state; each trigger's guard checks that the
-facts call for that trigger's destination, so at most one fires (the trigger name depends on
-where the subject comes from: ``Resolved``, ``Reconfiguring`` and ``Recovering`` all lead to
-``Deploying``). The machine's ``after`` callback records the move as a ``Transitioned`` event,
-whose ``reason`` is the trigger name; adapters turn it into a Kubernetes Event and a log line.
+on it (``dataflow_state`` picks its state from the facts, the planner picks each connection's
+state and address), and the engine hands that verdict to the models with ``advance``. The
+trigger the facts call for is the one the machine has from the model's state to the verdict (its
+name says where the subject comes from: ``Resolved``, ``Reconfiguring`` and ``Recovering`` all
+lead to ``Deploying``); it is fired on the model, the machine checks its guard (``Rewired``
+needs an address other than the one published), moves the model, and its ``after`` callback
+records the move as a ``Transitioned`` event whose ``reason`` is the trigger name. Adapters turn
+that into a Kubernetes Event and a log line.
 
 A move the machine does not have is not taken: the subject stays where it is. ``Terminating``
-is final (no trigger leaves it); ``New`` is the state before the first pass. A verdict equal to
-the current state is no move, except for a Published connection whose address changed
-(``Rewired``).
+is a final state (no trigger leaves it); ``New`` is the state before the first pass. No DataFlow
+trigger leads from a state to itself: a verdict equal to the current state is no move.
 
 The machines follow the library's documented pattern for many models: one machine per kind,
 built with ``model=None`` and never told about the models; a trigger is fired with
 ``machine.events[name].trigger(model, ...)``. Binding every trigger onto every model
-(``add_model``) costs more than planning the DataFlow, and a model needs nothing from the
-machine between passes but its ``state`` attribute. The untyped part of ``transitions`` (event
-data, callbacks) stays in this module.
+(``add_model``) costs more than planning a DataFlow, and a model needs nothing from the machine
+between passes but its ``state`` attribute; a model that goes is simply dropped. The untyped
+part of ``transitions`` (event data, callbacks) stays in this module.
 
 DataFlow states:
   Pending      an input (FunctionChain, FunctionType, functioninfo, config, user requirement) is
