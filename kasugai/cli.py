@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:  # no command: what the commands are, as a usage error
         parser.print_help(sys.stderr)
         return 2
-    configure_logging(logging.INFO if args.verbose else logging.WARNING)
+    configure_logging(logging.INFO if args.verbose else logging.WARNING, human=True)
     stop_logging_faults = faults.listen(log_fault)
     try:
         status: int = args.func(args)

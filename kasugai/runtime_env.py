@@ -15,7 +15,7 @@ import structlog
 
 CONFIG_DIR_ENV = "KASUGAI_CONFIG_DIR"
 DEFAULT_CONFIG_DIR = "/config"
-LOG_FORMAT_ENV = "KASUGAI_LOG_FORMAT"  # "console" or "json"; default depends on the terminal
+LOG_FORMAT_ENV = "KASUGAI_LOG_FORMAT"  # "console" or "json"; the default: see configure_logging
 
 
 def config_dir(cli_value: str | None = None) -> Path:
@@ -23,10 +23,16 @@ def config_dir(cli_value: str | None = None) -> Path:
     return Path(cli_value or os.environ.get(CONFIG_DIR_ENV) or DEFAULT_CONFIG_DIR)
 
 
-def configure_logging(level: int = logging.INFO, stream: object = None) -> None:
-    """Configure structlog once per process; JSON unless writing to a terminal."""
+def configure_logging(
+    level: int = logging.INFO, stream: object = None, *, human: bool = False
+) -> None:
+    """Configure structlog once per process. ``KASUGAI_LOG_FORMAT`` decides; without it, the
+    commands a person runs (``human``) log lines for people, and services (the controller, the
+    functions, the sidecar) log JSON unless writing to a terminal."""
     out = stream or sys.stderr
     fmt = os.environ.get(LOG_FORMAT_ENV)
+    if fmt is None and human:
+        fmt = "console"
     as_json = fmt == "json" or (fmt is None and not getattr(out, "isatty", lambda: False)())
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()

@@ -2,11 +2,13 @@
 
 kubectl-diff conventions: for each object a header line ``Kind/namespace/name created``
 (``configured``, ``deleted``), then a unified diff of its YAML, showing only the fields kasugai
-sets; exit status 0 when nothing would change, 1 when something would, 2 on error. The live
-objects (``--live``, e.g. ``kubectl get pods,services,configmaps -o yaml`` output) are both the
-current state and facts for the plan. With ``--cluster`` the live cluster is both, and the
-changes are what a Server-Side Apply dry run says (``kasugai.adapters.kube.cluster_diff``);
-an object the server refuses is an error (exit 2). Output and exit codes are the same.
+sets, or set last time and would remove (from its ``managedFields`` entry, when the live
+objects carry one), coloured like ``git diff`` on a terminal (``NO_COLOR`` turns it off); exit
+status 0 when nothing would change, 1 when something would, 2 on error. The live objects
+(``--live``, e.g. ``kubectl get pods,services,configmaps -o yaml`` output) are both the current
+state and facts for the plan. With ``--cluster`` the live cluster is both, and the changes are
+what a Server-Side Apply dry run says (``kasugai.adapters.kube.cluster_diff``); an object the
+server refuses is an error (exit 2). Output and exit codes are the same.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from kasugai.commands.common import (
     plan_options,
     report_errors,
 )
-from kasugai.core.diff import Action, diff, project
+from kasugai.core.diff import Action, diff, shown_before
 from kasugai.core.engine import Engine
 from kasugai.core.ownership import owned_objects
 
-__all__ = ["diff_exit_code", "render_diff"]
+__all__ = ["coloured", "diff_exit_code", "render_diff"]
 
 _HEADERS = {
     "create": "created",
@@ -84,7 +86,7 @@ def render_diff(actions: Sequence[Action]) -> str:
         out.append(f"{name} {_HEADERS[action.verb]}\n")
         before = action.actual
         if action.actual is not None and action.desired is not None:
-            before = project(action.actual, action.desired)
+            before = shown_before(action.actual, action.desired, action.removed)
         lines = difflib.unified_diff(
             _shown(before),
             _shown(action.desired),
@@ -93,6 +95,28 @@ def render_diff(actions: Sequence[Action]) -> str:
         )
         out.extend(line if line.endswith("\n") else line + "\n" for line in lines)
     return "".join(out)
+
+
+_COLOURS = (("+++", "1"), ("---", "1"), ("@@", "36"), ("+", "32"), ("-", "31"))
+
+
+def coloured(text: str) -> str:
+    """``text`` with git diff's colours: headers bold, hunks cyan, additions green, removals red."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        code = next((c for prefix, c in _COLOURS if line.startswith(prefix)), "")
+        if not code and not line.startswith(" "):
+            code = "1"  # an object's header line
+        body = line.rstrip("\n")
+        out.append(f"\x1b[{code}m{body}\x1b[0m{line[len(body) :]}" if code else line)
+    return "".join(out)
+
+
+def _write_diff(actions: Sequence[Action]) -> None:
+    text = render_diff(actions)
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        text = coloured(text)
+    sys.stdout.write(text)
 
 
 def diff_exit_code(actions: Sequence[Action]) -> int:
@@ -117,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         for plan in engine.plans()
         for action in diff(plan.objects, owned_objects(world, plan.key, plan.objects))
     ]
-    sys.stdout.write(render_diff(actions))
+    _write_diff(actions)
     if report_errors(engine, inputs):
         return 2
     return diff_exit_code(actions)
@@ -141,7 +165,7 @@ def _run_cluster(args: argparse.Namespace) -> int:
     except REQUEST_ERRORS as error:
         print(f"kasugai diff: error: the cluster: {error_message(error)}", file=sys.stderr)
         return 2
-    sys.stdout.write(render_diff(found.actions))
+    _write_diff(found.actions)
     for line in found.errors:
         print(f"error: {line}", file=sys.stderr)
     if report_errors(found.engine, inputs) or found.errors:

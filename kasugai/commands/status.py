@@ -3,7 +3,7 @@
 DataFlows with their status, then Pods (function, phase, restarts, address, PIDs), then the
 connections (which function sends to which address) and anything that keeps a Pod or an input
 from being applied. Read from ``state.json``; exit status 0 while a supervisor runs, 1 if none
-does (the last known state is shown, marked as such).
+does (the last known state is shown, marked as such; after ``down`` every DataFlow is Stopped).
 """
 
 from __future__ import annotations
@@ -38,15 +38,16 @@ def _table(*columns: str) -> Table:
     return table
 
 
-def _dataflows(snapshot: dict[str, Any]) -> Table:
+def _dataflows(snapshot: dict[str, Any], stopped: bool) -> Table:
     table = _table("NAMESPACE", "DATAFLOW", "STATUS", "FUNCTIONS", "CONNECTIONS", "MESSAGE")
     for dataflow in snapshot.get("dataflows", []):
         status = dataflow["status"]
         functions = status.get("functions", [])
         connections = status.get("connections", [])
         running = sum(f.get("phase") == "Running" for f in functions)
-        published = sum(bool(c.get("published")) for c in connections)
-        state = status.get("status", "")
+        published = 0 if stopped else sum(bool(c.get("published")) for c in connections)
+        # After `down` nothing runs: the planner's "Deploying, Pods not observed" would mislead.
+        state = "Stopped" if stopped else status.get("status", "")
         style = {"Deployed": "green", "Error": "red", "Degraded": "yellow"}.get(state, "")
         table.add_row(
             dataflow["namespace"],
@@ -54,7 +55,7 @@ def _dataflows(snapshot: dict[str, Any]) -> Table:
             f"[{style}]{state}[/]" if style else state,
             f"{running}/{len(functions)}",
             f"{published}/{len(connections)}",
-            "" if state == "Deployed" else status.get("message", ""),
+            "" if state in ("Deployed", "Stopped") else status.get("message", ""),
         )
     return table
 
@@ -106,11 +107,12 @@ def print_status(snapshot: dict[str, Any], state: StateDir, running: bool) -> No
             f"[yellow]no supervisor running[/] (state {state.root}); last known state "
             f"({supervisor.get('phase', 'unknown')}):"
         )
-    console.print(_dataflows(snapshot))
+    stopped = not running and supervisor.get("phase") in ("Stopped", "Failed")
+    console.print(_dataflows(snapshot, stopped))
     if snapshot.get("pods"):
         console.print()
         console.print(_pods(snapshot))
-    if snapshot.get("connections"):
+    if snapshot.get("connections") and not stopped:
         console.print()
         console.print(_connections(snapshot))
     for problem in snapshot.get("problems", []):

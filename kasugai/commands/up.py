@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     state = state_dir(args.state_dir)
     if args.detach:
         return _detach(args, state)
-    configure_logging(logging.INFO)
+    configure_logging(logging.INFO, human=True)
     journal = Path(args.journal).absolute() if args.journal else None
     settings = Settings(Path(args.directory).absolute(), state, plan_options(args), journal=journal)
     return asyncio.run(_foreground(settings))

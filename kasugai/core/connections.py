@@ -3,8 +3,9 @@
 The address of a function as a destination comes only from observed facts
 (docs/compatibility.md, sections 4 and 6):
 its Service's ``spec.clusterIP`` (ClusterIP) or ``status.loadBalancer.ingress[].ip``
-(LoadBalancer) with the Service's ports, or for ``sriov`` the VF addresses of its Pod's
-``k8s.v1.cni.cncf.io/network-status`` annotation with the Pod's containerPorts. Never a Pod IP,
+(LoadBalancer) with the ports kasugai gives that Service (never a port edited into it by hand),
+or for ``sriov`` the VF addresses of its Pod's ``k8s.v1.cni.cncf.io/network-status`` annotation
+with the Pod's containerPorts. Never a Pod IP,
 never a DNS name. Until an address is known the connection waits and its ConfigMap is not
 emitted at all; once a ConfigMap was published, a lost address keeps the last published content
 (the connection is Stale) rather than rewiring a running function to nothing.
@@ -66,9 +67,11 @@ def find_destination(
         if not facts.cluster_ip:
             return f"Service {service} has no clusterIP yet"
         ips = (facts.cluster_ip,)
-    if not facts.ports:
-        return f"Service {service} has no ports yet"
-    return Destination(ips, tuple((p.port, p.protocol.upper() or "TCP") for p in facts.ports))
+    # The ports are those of the Service kasugai wants, not the observed ones: a port edited by
+    # hand is put back (docs/architecture.md, Diff), and must never reach a function meanwhile.
+    return Destination(
+        ips, tuple((port, protocol.upper() or "TCP") for port, protocol, _ in pod_ports)
+    )
 
 
 def connection_config(outputs: list[tuple[int, Destination]]) -> str:

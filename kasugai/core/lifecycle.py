@@ -36,6 +36,9 @@ Connection states:
   Waiting      the next function's address is unknown and nothing was published yet.
   Published    the source's ConfigMap carries the next function's current address.
   Stale        the address is unknown now; the last published ConfigMap content is kept.
+  Rewiring     the next function changed and is not ready yet (its Pod Ready, its own next hop
+               loaded); the last published ConfigMap content is kept until it is
+               (make before break, ``rewiring``).
 """
 
 from __future__ import annotations
@@ -67,8 +70,8 @@ PENDING, ERROR, DEPLOYING, DEPLOYED, DEGRADED, TERMINATING = (
     "Terminating",
 )
 DATAFLOW_STATES = (PENDING, ERROR, DEPLOYING, DEPLOYED, DEGRADED, TERMINATING)
-WAITING, PUBLISHED, STALE = "Waiting", "Published", "Stale"
-CONNECTION_STATES = (WAITING, PUBLISHED, STALE)
+WAITING, PUBLISHED, STALE, REWIRING = "Waiting", "Published", "Stale", "Rewiring"
+CONNECTION_STATES = (WAITING, PUBLISHED, STALE, REWIRING)
 
 _ALIVE = (NEW, PENDING, ERROR, DEPLOYING, DEPLOYED, DEGRADED)
 
@@ -147,14 +150,15 @@ CONNECTION_MACHINE = Machine(
     after_state_change=[_remember_address, _record],
     transitions=[
         _moves("AwaitingAddress", (NEW, STALE, PUBLISHED), WAITING),
-        _moves("AddressKnown", (NEW, WAITING, STALE), PUBLISHED),
+        _moves("AddressKnown", (NEW, WAITING, STALE, REWIRING), PUBLISHED),
+        _moves("NextHopNotReady", (NEW, PUBLISHED, STALE), REWIRING),
         {
             "trigger": "Rewired",
             "source": PUBLISHED,
             "dest": PUBLISHED,
             "conditions": _readdressed,
         },
-        _moves("AddressLost", (NEW, PUBLISHED, WAITING), STALE),
+        _moves("AddressLost", (NEW, PUBLISHED, WAITING, REWIRING), STALE),
     ],
 )
 

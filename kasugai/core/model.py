@@ -251,8 +251,13 @@ class PodFacts:
 
     ``vf_ips`` holds the ``ips`` of every network-status entry that is a PCI device (an SR-IOV
     VF); ``network_status_problem`` says why the annotation could not be read, if it could not.
+    ``ready``: its ``Ready`` condition (a kubelet that reports no conditions: phase Running).
+    ``loaded``: the digest of the connection config its function has loaded, from the
+    ``kasugai.io/ConnectionLoaded`` condition; ``""`` nothing loaded yet; None: not reported.
     """
 
     phase: str
     vf_ips: tuple[str, ...]
     network_status_problem: str = ""
+    ready: bool = False
+    loaded: str | None = None

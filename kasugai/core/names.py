@@ -12,6 +12,7 @@ from kasugai.core.convert import shown
 
 __all__ = [
     "API_VERSION",
+    "CONNECTION_LOADED_CONDITION",
     "DATAFLOW_LABEL",
     "DATAFLOW_SERVICE_ACCOUNT",
     "END_OF_CHAIN",
@@ -49,6 +50,9 @@ NETWORK_ANNOTATION = "ethernet.swb.example.com/network"
 MULTUS_NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
 NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 METALLB_POOL_ANNOTATION = "metallb.universe.tf/address-pool"
+# A Pod condition (a readiness-gate style type): True with the digest of the connection config
+# its function loaded as message (``rewiring.config_digest``). Reported by the local runtime.
+CONNECTION_LOADED_CONDITION = "kasugai.io/ConnectionLoaded"
 
 # Object names join the DataFlow name and the function key with "-wbfunction-". A key without
 # "wbfunction" in it makes that split unique (the separator's only self-overlap is its "-"), so

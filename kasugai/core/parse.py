@@ -215,6 +215,32 @@ def _parse_service(namespace: str, body: Mapping[str, Any]) -> ServiceFacts:
 
 
 def _parse_pod(namespace: str, body: Mapping[str, Any]) -> PodFacts:
+    return attrs.evolve(_pod_network(body), **_pod_readiness(_mapping(body.get("status"))))
+
+
+def _pod_readiness(status: Mapping[str, Any]) -> dict[str, Any]:
+    """``ready`` and ``loaded`` of a Pod status (see ``PodFacts``)."""
+    conditions = status.get("conditions")
+    found = {
+        str(c.get("type")): c
+        for c in (conditions if isinstance(conditions, list) else [])
+        if isinstance(c, Mapping)
+    }
+    ready_condition = found.get("Ready")
+    if ready_condition is None:
+        ready = status.get("phase") == "Running"
+    else:
+        ready = ready_condition.get("status") == "True"
+    loaded_condition = found.get(names.CONNECTION_LOADED_CONDITION)
+    loaded = None
+    if loaded_condition is not None:
+        message = loaded_condition.get("message")
+        is_loaded = loaded_condition.get("status") == "True" and isinstance(message, str)
+        loaded = str(message) if is_loaded else ""
+    return {"ready": ready, "loaded": loaded}
+
+
+def _pod_network(body: Mapping[str, Any]) -> PodFacts:
     phase = str(_mapping(body.get("status")).get("phase") or "Pending")
     annotations = _mapping(_mapping(body.get("metadata")).get("annotations"))
     text = annotations.get(names.NETWORK_STATUS_ANNOTATION)

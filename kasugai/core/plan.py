@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from kasugai.core import lifecycle, names
+from kasugai.core import lifecycle, names, rewiring
 from kasugai.core.access import AccessQuestion, Read, gate
 from kasugai.core.connections import (
     Destination,
@@ -52,6 +52,7 @@ from kasugai.core.world import World
 __all__ = ["DataFlowPlan", "Held", "StatusPlan", "plan_dataflow", "plan_status", "status_object"]
 
 _FAILED_PHASES = frozenset({"Failed", "Succeeded", "Unknown"})
+_HELD = "Rewiring: another next hop is not ready; keeping the last published address"
 
 
 @attrs.frozen
@@ -233,12 +234,29 @@ def _deploy(
         for f in functions
         if f.service and f.service_kind
     )
-    configmaps, connections = [], []
-    for function in functions:
-        configmap, wired = _wire(world, key, owner, function, destinations)
-        if configmap is not None:
-            configmaps.append(configmap)
-        connections.extend(wired)
+    wirings: dict[str, _Wiring] = {}
+    settled: set[str] = set()
+    pod_names = {f.node.key: f.pod for f in functions}
+    for function in reversed(functions):  # from the end of the chain: make before break
+        wiring = _wire(world, key, owner, function, destinations, settled, pod_names)
+        wirings[function.node.key] = wiring
+        if wiring.loaded and rewiring.hop_of(world, key.namespace, function.pod).ready:
+            settled.add(function.node.key)
+    configmaps = [w.configmap for f in functions if (w := wirings[f.node.key]).configmap]
+    connections = [c for f in functions for c in wirings[f.node.key].connections]
+    complete = all(not w.pending for w in wirings.values())
+    draining = (
+        []
+        if complete
+        else rewiring.leaving(
+            world, key, _owned(world, key, owner), (*identities, *pods, *services, *configmaps)
+        )
+    )
+    kept = {k: _kept(stored.body, k) for k in draining if (stored := world.get(k)) is not None}
+    identities += tuple(b for k, b in kept.items() if k.kind in IDENTITY_KINDS)
+    pods += tuple(b for k, b in kept.items() if k.kind == "Pod")
+    services += tuple(b for k, b in kept.items() if k.kind == "Service")
+    configmaps += [b for k, b in kept.items() if k.kind == "ConfigMap"]
     plans = tuple(
         FunctionPlan(
             f.node.key,
@@ -251,6 +269,12 @@ def _deploy(
         )
         for f in functions
     )
+    drains = [
+        f"draining Pod {k.name}: it left the chain and is deleted once every hop has loaded its "
+        "new next hop"
+        for k in draining
+        if k.kind == "Pod"
+    ]
     state = lifecycle.dataflow_state(
         deleting=False,
         invalid=False,
@@ -258,9 +282,12 @@ def _deploy(
         pods_failed=any(p.phase in _FAILED_PHASES for p in plans),
         connections_stale=any(c.state == lifecycle.STALE for c in connections),
         pods_missing=any(p.phase == "Absent" for p in plans),
-        connections_waiting=any(c.state == lifecycle.WAITING for c in connections),
+        connections_waiting=any(
+            c.state in (lifecycle.WAITING, lifecycle.REWIRING) for c in connections
+        )
+        or bool(drains),
     )
-    message = _progress(state, plans, connections)
+    message = _progress(state, plans, connections, drains)
     status = dataflow_status(
         state=state,
         message=message,
@@ -269,6 +296,7 @@ def _deploy(
         functions=plans,
         connections=tuple(connections),
         fallbacks=fallbacks,
+        rewiring=_rewiring_notes(wirings, functions, drains),
     )
     return DataFlowPlan(
         key,
@@ -286,31 +314,62 @@ def _deploy(
     )
 
 
+@attrs.frozen
+class _Wiring:
+    """One function's ``ethcrl`` ConfigMap (None: not yet), its connections, and whether it
+    runs with its final config (``loaded``) or is still to be switched (``pending``)."""
+
+    configmap: dict[str, Any] | None = attrs.field(hash=False)
+    connections: tuple[ConnectionPlan, ...]
+    loaded: bool
+    pending: bool
+    waiting_for: tuple[str, ...] = ()
+
+
 def _wire(
     world: World,
     key: ObjectKey,
     owner: Owner,
     function: PlannedFunction,
     destinations: dict[str, Destination | str],
-) -> tuple[dict[str, Any] | None, list[ConnectionPlan]]:
-    """The ``ethcrl`` ConfigMap of one function (None: not yet) and its connections' states."""
+    settled: set[str],
+    pod_names: Mapping[str, str],
+) -> _Wiring:
+    """The wiring of one function; ``settled``: the functions its config may point at now."""
     outputs = function.node.successors
     known = [(c, destinations[c.to.function_key]) for c in outputs]
     missing = [str(dest) for _, dest in known if not isinstance(dest, Destination)]
     name = function.configmap
+    published = _published_config(world, key.namespace, name)
     config: str | None
+    final: str | None = None
+    waiting_for: list[str] = []
+    reasons: dict[str, str] = {}
+    hop = rewiring.hop_of(world, key.namespace, function.pod)
     if not missing:
-        config = connection_config(
+        final = connection_config(
             [(c.from_.port, dest) for c, dest in known if isinstance(dest, Destination)]
         )
-        state, reason = lifecycle.PUBLISHED, ""
+        waiting_for = [c.to.function_key for c in outputs if c.to.function_key not in settled]
+        # Only a running function carries traffic worth keeping on its old route.
+        if hop.ready and published is not None and published != final and waiting_for:
+            config, state = published, lifecycle.REWIRING
+            reasons = {
+                k: rewiring.waiting_reason(world, key.namespace, k, pod_names[k])
+                for k in waiting_for
+            }
+            final = None
+        else:
+            config, state = final, lifecycle.PUBLISHED
+            waiting_for = []
+        reason = ""
     else:
-        config = _published_config(world, key.namespace, name)
+        config = published
         state = lifecycle.WAITING if config is None else lifecycle.STALE
         reason = summarize(missing)
         if config is not None:
             reason += "; keeping the last published address"
-    connections = [
+    connections = tuple(
         ConnectionPlan(
             c.from_.function_key,
             c.from_.port,
@@ -318,13 +377,41 @@ def _wire(
             c.to.port,
             state,
             str(dest) if isinstance(dest, Destination) and state == lifecycle.PUBLISHED else "",
-            reason,
+            reasons.get(c.to.function_key, reason or _HELD)
+            if state == lifecycle.REWIRING
+            else reason,
         )
         for c, dest in known
+    )
+    loaded = final is not None and rewiring.has_loaded(hop, final, published)
+    pending = state == lifecycle.REWIRING or (final is not None and not loaded and hop.ready)
+    configmap = (
+        None if config is None else connection_configmap(owner, function.node.key, name, config)
+    )
+    return _Wiring(configmap, connections, loaded, pending, tuple(waiting_for))
+
+
+def _owned(world: World, key: ObjectKey, owner: Owner) -> list[ObjectKey]:
+    return [
+        k
+        for k in sorted(world.inventory_of(key))
+        if (stored := world.get(k)) is not None and owned_by(stored.body, owner)
     ]
-    if config is None:
-        return None, connections
-    return connection_configmap(owner, function.node.key, name, config), connections
+
+
+def _rewiring_notes(
+    wirings: Mapping[str, _Wiring], functions: list[PlannedFunction], drains: list[str]
+) -> tuple[str, ...]:
+    """What the ``Rewired`` condition says while a change of the chain is being made."""
+    notes = []
+    for function in functions:
+        wiring = wirings[function.node.key]
+        held = [c.reason for c in wiring.connections if c.state == lifecycle.REWIRING]
+        if held:
+            notes.extend(held)
+        elif wiring.pending:
+            notes.append(f"Rewiring: waiting for {function.node.key} to load its next hop")
+    return tuple(dict.fromkeys([*notes, *drains]))
 
 
 def _published_config(world: World, namespace: str, name: str) -> str | None:
@@ -340,7 +427,10 @@ def _phase(world: World, namespace: str, pod: str) -> str:
 
 
 def _progress(
-    state: str, functions: tuple[FunctionPlan, ...], connections: list[ConnectionPlan]
+    state: str,
+    functions: tuple[FunctionPlan, ...],
+    connections: list[ConnectionPlan],
+    drains: list[str],
 ) -> str:
     published = sum(c.state == lifecycle.PUBLISHED for c in connections)
     counts = (
@@ -352,6 +442,7 @@ def _progress(
     problems = [f"Pod {f.pod} is {f.phase}" for f in functions if f.phase in _FAILED_PHASES]
     problems += [f"{c.subject}: {c.reason}" for c in connections if c.state != lifecycle.PUBLISHED]
     problems += [f"Pod {f.pod} not observed yet" for f in functions if f.phase == "Absent"]
+    problems += drains
     return f"{counts}; {summarize(problems)}"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from kasugai.core.lifecycle import DEPLOYED, ERROR, PENDING, PUBLISHED, STALE, WAITING
+from kasugai.core.lifecycle import DEPLOYED, ERROR, PENDING, PUBLISHED, REWIRING, STALE, WAITING
 from kasugai.core.resolve import Problem
 
 __all__ = [
@@ -98,6 +98,7 @@ def dataflow_status(
     functions: tuple[FunctionPlan, ...],
     connections: tuple[ConnectionPlan, ...],
     fallbacks: tuple[str, ...],
+    rewiring: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     status: dict[str, Any] = {"status": state, "message": message}
     if generation is not None:
@@ -122,14 +123,26 @@ def dataflow_status(
         )
         waiting = [c for c in connections if c.state != PUBLISHED]
         stale = any(c.state == STALE for c in waiting)
+        rewiring_now = any(c.state == REWIRING for c in waiting)
         conditions.append(
             condition(
                 "ConnectionsPublished",
                 not waiting,
-                (STALE if stale else WAITING) if waiting else "AllPublished",
+                (STALE if stale else REWIRING if rewiring_now else WAITING)
+                if waiting
+                else "AllPublished",
                 summarize(f"{c.subject}: {c.reason}" for c in waiting)
                 if waiting
                 else "every connection is published",
+            )
+        )
+    if functions:
+        conditions.append(
+            condition(
+                "Rewired",
+                not rewiring,
+                "Rewiring" if rewiring else "Rewired",
+                summarize(rewiring) if rewiring else "every function runs with its next hop",
             )
         )
     conditions.extend(condition("ConfigFallback", True, "SingleEntry", note) for note in fallbacks)

@@ -1,7 +1,7 @@
 """``kasugai-sidecar``: run the reload sidecar, or render one template as it would.
 
     kasugai-sidecar [--source kubernetes|file:PATH] [--config-dir DIR] [--kubeconfig FILE]
-                    [--metrics-port N] [--metrics-host ADDR]
+                    [--metrics-port N] [--metrics-host ADDR] [--loaded-file FILE]
     kasugai-sidecar render TEMPLATE --data FILE
 
 Environment (contract section 4): ``K8S_POD_NAME``, ``K8S_POD_NAMESPACE`` and
@@ -49,6 +49,12 @@ def _run_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config-dir", help="templates and outputs (default: /config)")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    parser.add_argument(
+        "--loaded-file",
+        type=Path,
+        help="after the function was signalled for a connection config (or needed no signal), "
+        "write that config here: how a runtime learns the function loaded it (default: off)",
+    )
     parser.add_argument(
         "--metrics-port", type=int, help="serve /healthz and /metrics on this port (default: off)"
     )
@@ -123,6 +129,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         coalesce=args.coalesce_ms / 1000,
         min_signal_interval=args.min_signal_interval_ms / 1000,
         signal_retry_for=args.signal_retry_seconds,
+        loaded_file=args.loaded_file,
     )
 
 

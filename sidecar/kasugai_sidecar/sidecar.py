@@ -20,6 +20,7 @@ import attrs
 import structlog
 import watchfiles
 
+from kasugai.atomic_files import write_atomically
 from kasugai_sidecar.connection import InvalidConnectionConfig, parse_connection_config
 from kasugai_sidecar.file_source import watch_config_file
 from kasugai_sidecar.observability import (
@@ -30,7 +31,7 @@ from kasugai_sidecar.observability import (
     WatchHealth,
     serve_observability,
 )
-from kasugai_sidecar.rendering import TEMPLATE_SUFFIX, render_directory
+from kasugai_sidecar.rendering import TEMPLATE_SUFFIX, render_directory, templates_in
 from kasugai_sidecar.signalling import ReloadSignaller
 from kasugai_sidecar.watching import STALE_AFTER_S, watch_directory
 
@@ -53,6 +54,7 @@ class Settings:
     min_signal_interval: float = 0.1
     signal_retry_for: float = 15.0
     signal_retry_every: float = 0.1
+    loaded_file: Path | None = None  # where to report the config the function was signalled for
 
 
 class Sidecar:
@@ -60,6 +62,7 @@ class Sidecar:
         self.settings = settings
         self.data: Any = None  # the last good config, as templates see it
         self.last_text: str | None = None
+        self.accepted_text: str | None = None  # the text ``data`` was decoded from
         self.dirty = asyncio.Event()
         self.stop = asyncio.Event()
         self.signaller = ReloadSignaller(
@@ -68,6 +71,7 @@ class Sidecar:
             min_interval=settings.min_signal_interval,
             retry_for=settings.signal_retry_for,
             retry_every=settings.signal_retry_every,
+            on_delivered=self._report_loaded,
         )
         self.source_health = WatchHealth("config source", STALE_AFTER_S)
         self.templates_health = WatchHealth("template watch", STALE_AFTER_S)
@@ -92,7 +96,18 @@ class Sidecar:
         CONFIG_UPDATES.labels("accepted").inc()
         log.info("config accepted", ips=config.ips, ports=[p.port for p in config.ports])
         self.data = data
+        self.accepted_text = text
         self.dirty.set()
+
+    def _report_loaded(self, text: str | None) -> None:
+        """Write the config the function was signalled for (a runtime's readiness signal)."""
+        path = self.settings.loaded_file
+        if path is None or text is None:
+            return
+        try:
+            write_atomically(path, text)
+        except OSError as err:
+            log.error("cannot report the loaded config", path=str(path), error=str(err))
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -203,7 +218,9 @@ class Sidecar:
             if result.changed:
                 RELOADS.inc()
                 log.info("rendered", files=[str(p) for p in result.changed])
-                self.signaller.request()
+                self.signaller.request(self.accepted_text)
+            elif not result.failures and templates_in(self.settings.config_dir):
+                self._report_loaded(self.accepted_text)  # the function already runs with it
 
 
 class _Shutdown(Exception):

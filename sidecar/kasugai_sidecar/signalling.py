@@ -16,6 +16,8 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -34,6 +36,7 @@ class ReloadSignaller:
         min_interval: float,
         retry_for: float,
         retry_every: float,
+        on_delivered: Callable[[Any], None] | None = None,
     ) -> None:
         self.process_name = process_name
         self.pod_name = pod_name
@@ -42,9 +45,15 @@ class ReloadSignaller:
         self.retry_every = retry_every
         self._wanted = asyncio.Event()
         self._last_sent = -float("inf")
+        self._on_delivered = on_delivered
+        self._payload: Any = None
 
-    def request(self) -> None:
-        """Ask for a SIGHUP: the config files changed."""
+    def request(self, payload: Any = None) -> None:
+        """Ask for a SIGHUP: the config files changed (rendered from ``payload``, if given).
+
+        Once a signal has reached every process, ``on_delivered`` gets the payload of the last
+        request that signal served."""
+        self._payload = payload
         self._wanted.set()
 
     async def run(self) -> None:
@@ -55,9 +64,11 @@ class ReloadSignaller:
             if holdoff > 0:
                 await asyncio.sleep(holdoff)
                 self._wanted.clear()  # served by the signal we are about to send
-            await self._deliver()
+            payload = self._payload
+            if await self._deliver() and self._on_delivered is not None:
+                self._on_delivered(payload)
 
-    async def _deliver(self) -> None:
+    async def _deliver(self) -> bool:
         deadline = time.monotonic() + self.retry_for
         signalled: set[int] = set()
         announced = False
@@ -69,7 +80,7 @@ class ReloadSignaller:
                     signalled.add(process.pid)
             not_ready = [p.pid for p in found if not p.handles_sighup]
             if signalled and not not_ready:
-                return
+                return True
             if time.monotonic() >= deadline:
                 log.warning(
                     "sighup not delivered: gave up waiting",
@@ -79,7 +90,7 @@ class ReloadSignaller:
                     hint="is the function running in this Pod, named as "
                     "SIDECAR_MNG_PROSESS_NAME says, with a SIGHUP handler?",
                 )
-                return
+                return False
             if not announced:
                 log.info(
                     "waiting for the function before signalling",

@@ -35,6 +35,7 @@ __all__ = [
     "applied_manifests",
     "calc_inputs",
     "dataflow",
+    "drop_minus",
     "fake_kubelet",
     "inventory",
     "own_controller",
@@ -56,6 +57,16 @@ POOL_SIZE = 16
 def calc_inputs(namespace: str) -> list[dict[str, Any]]:
     """The calc sample (7 functions, clusterip), moved into ``namespace``."""
     return relocated(load(CALC), namespace)
+
+
+def drop_minus(chain: dict[str, Any]) -> None:
+    """Edit the calc chain in place: without ``minus``, plus sends to multiply."""
+    del chain["spec"]["functions"]["minus"]
+    connections = [c for c in chain["spec"]["connections"] if c["from"]["functionKey"] != "minus"]
+    for connection in connections:
+        if connection["to"]["functionKey"] == "minus":
+            connection["to"]["functionKey"] = "multiply"
+    chain["spec"]["connections"] = connections
 
 
 def dataflow(kube: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:

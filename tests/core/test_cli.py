@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +148,44 @@ def test_diff_against_live_objects(tmp_path: Path) -> None:
         "ConfigMap/cpufunc-calcapp/ethcrl.old-pod deleted",
     ]
     assert "+++ desired/Pod/cpufunc-calcapp/" in changed.stdout
+
+
+def _on_a_terminal(*args: str | Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run kasugai with its stdout on a real pseudo-terminal; its exit status and output."""
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [str(KASUGAI), *map(str, args)], stdout=follower, stderr=subprocess.DEVNULL, env=env
+    ) as process:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(leader)
+        return process.wait(timeout=120), b"".join(chunks).decode()
+
+
+def test_diff_is_coloured_on_a_terminal_only(tmp_path: Path) -> None:
+    live = live_cluster(tmp_path)
+    objects = list(yaml.safe_load_all(live.read_text()))
+    objects[-2]["data"]["config"] = "{}"
+    live.write_text(yaml.safe_dump_all(objects))
+
+    code, shown = _on_a_terminal("diff", "-f", CALC, "--live", live)
+    assert code == 1
+    assert "\x1b[1mConfigMap/cpufunc-calcapp/" in shown  # the object's header, bold
+    assert "\x1b[31m-" in shown and "\x1b[32m+" in shown and "\x1b[36m@@" in shown
+
+    plain = {**os.environ, "NO_COLOR": "1"}
+    code, shown = _on_a_terminal("diff", "-f", CALC, "--live", live, env=plain)
+    assert code == 1 and "ConfigMap/cpufunc-calcapp/" in shown and "\x1b[" not in shown
+    piped = kasugai("diff", "-f", CALC, "--live", live)
+    assert piped.returncode == 1 and "\x1b[" not in piped.stdout
 
 
 def test_facts_may_come_as_a_list_without_a_name(tmp_path: Path) -> None:

@@ -55,10 +55,17 @@ def test_level_triggered_chain_edit_rewires_running_functions() -> None:
     changes = engine.apply(Observed.of(chain))
     assert changes.plans.keys() == {DF}
     assert json.loads(configmap(engine, plus_pod))["ips"] == ["10.96.103.13"]  # multiply
-    names = {o["metadata"]["name"] for o in engine.desired()}
-    assert not any("minus" in name for name in names)
     moves = {(t.subject, t.reason) for t in changes.transitions}
     assert ("plus:0->multiply:0", "AddressKnown") in moves
+    # Make before break: minus keeps running until plus runs with its new next hop.
+    minus_pod = "df-calcapp-wbfunction-minus-cpu-pod"
+    assert find(engine.desired(), "Pod", minus_pod)
+    plan = engine.plan_of(DF)
+    assert plan is not None and "draining Pod " + minus_pod in plan.message
+    published = [o for o in engine.desired() if o["kind"] == "ConfigMap"]
+    engine.apply_all([Observed.of(o) for o in published])  # as the API server reports them
+    names = {o["metadata"]["name"] for o in engine.desired()}
+    assert not any("minus" in name for name in names)
 
 
 def test_level_triggered_config_edit_changes_the_pod() -> None:

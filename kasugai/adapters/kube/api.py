@@ -29,6 +29,7 @@ __all__ = [
     "APPLY_PATCH",
     "FIELD_MANAGER",
     "IMPERSONATION",
+    "JSON_PATCH",
     "PERMISSIONS",
     "RESOURCES",
     "WORKLOAD_PERMISSIONS",
@@ -41,6 +42,7 @@ __all__ = [
 
 FIELD_MANAGER = "kasugai"
 APPLY_PATCH = "application/apply-patch+yaml"
+JSON_PATCH = "application/json-patch+json"
 # (connect, read) seconds of a single request; watches set their own read timeout.
 REQUEST_TIMEOUT = (10.0, 60.0)
 LIST_PAGE = 500
@@ -276,6 +278,24 @@ class KubeApi:
             query.append(("dryRun", "All"))
         path = resource.path(meta.get("namespace"), meta["name"], subresource)
         return self.request("PATCH", path, query=query, body=body, content_type=APPLY_PATCH)
+
+    def patch(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        operations: Sequence[Mapping[str, Any]],
+        *,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """A JSON patch (RFC 6902): what Server-Side Apply cannot do, such as removing fields
+        kasugai co-owns or list items another manager owns."""
+        query = [("fieldManager", FIELD_MANAGER)]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        path = RESOURCES[kind].path(namespace, name)
+        body = list(operations)
+        return self.request("PATCH", path, query=query, body=body, content_type=JSON_PATCH)
 
     def delete(
         self, kind: str, namespace: str, name: str, *, uid: str = "", dry_run: bool = False

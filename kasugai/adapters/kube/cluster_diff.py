@@ -6,8 +6,9 @@ win where both have an object), the live DataFlows' uids (for ownerReferences), 
 inventory objects (the facts that give addresses, and what would be deleted). The core plans and
 diffs as offline; then every create and change is sent as a Server-Side Apply with
 ``dryRun=All``, so admission and validation run for real, and what is shown is the server's
-version of our fields. A change the server would not make (its answer equals the live object)
-is dropped. Deletions are dry-run deletes; a Pod to be replaced (its spec changed, and Pod
+version of our fields. Fields kasugai applied before and would now remove are removed by a
+dry-run JSON patch, and shown. A change the server would not make (its answer equals the live
+object) is dropped. Deletions are dry-run deletes; a Pod to be replaced (its spec changed, and Pod
 specs are immutable) is a dry-run delete and a dry-run create of the new one. Nothing is
 persisted.
 
@@ -27,9 +28,11 @@ from kasugai.adapters.files import Loaded
 from kasugai.adapters.kube.api import KubeApi, error_message
 from kasugai.adapters.kube.controller import INVENTORY_SELECTOR, WRITTEN_KINDS
 from kasugai.adapters.kube.watchers import observed
+from kasugai.core import fieldsets
 from kasugai.core.diff import Action, diff, project
 from kasugai.core.engine import Engine
 from kasugai.core.events import Observed
+from kasugai.core.fieldsets import Removal
 from kasugai.core.inventory import copy_json
 from kasugai.core.options import PlanOptions
 from kasugai.core.ownership import owned_objects
@@ -117,11 +120,35 @@ def _dry_run(api: KubeApi, action: Action) -> Action | None:
                 raise
         return action
     assert action.desired is not None
+    removed = _dry_run_removals(api, action)
     answer = api.apply(action.desired, dry_run=True)
     shown = project(answer, _without_placeholder(action.desired))
-    if action.actual is not None and project(action.actual, action.desired) == shown:
+    if (
+        not removed
+        and action.actual is not None
+        and project(action.actual, action.desired) == shown
+    ):
         return None
-    return Action(action.verb, key, shown, action.actual)
+    return Action(action.verb, key, shown, action.actual, removed)
+
+
+def _dry_run_removals(api: KubeApi, action: Action) -> tuple[Removal, ...]:
+    """The fields the controller would remove (read fresh: another manager may own them too),
+    removed in a dry run."""
+    key = action.key
+    if not action.removed or action.desired is None:
+        return ()
+    live = api.get(key.kind, key.namespace, key.name)
+    if live is None:
+        return ()
+    found = fieldsets.removals(
+        action.desired, live, fieldsets.applied_fields(live), fieldsets.other_fields(live)
+    )
+    if found:
+        api.patch(
+            key.kind, key.namespace, key.name, fieldsets.json_patch(live, found), dry_run=True
+        )
+    return tuple(found)
 
 
 def _without_placeholder(desired: Mapping[str, Any]) -> Mapping[str, Any]:

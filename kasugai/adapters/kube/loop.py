@@ -55,7 +55,7 @@ from kasugai.adapters.kube.statuses import failure_condition, now, stamped, stat
 from kasugai.adapters.kube.watchers import Delivery, observed
 from kasugai.adapters.kube.writer import NotLeader, Writer
 from kasugai.backoff import Backoff
-from kasugai.core import names
+from kasugai.core import fieldsets, names
 from kasugai.core.access import ACCESS_KIND
 from kasugai.core.diff import Action, diff
 from kasugai.core.engine import Changes, Engine
@@ -63,6 +63,7 @@ from kasugai.core.events import Forgotten, ObjectKey, Observed, Transitioned
 from kasugai.core.inventory import Owner
 from kasugai.core.ownership import observed_objects, owned_objects
 from kasugai.core.reads import referenced_configmaps
+from kasugai.core.takeover import restore_lists
 from kasugai.core.world import World, owning_dataflow
 
 __all__ = ["LeaderChanged", "Reconciler"]
@@ -447,15 +448,17 @@ class Reconciler:
                 # The name is taken: fold in whoever holds it (the core tells ours from not).
                 log.info("create found the name taken", object=str(key))
                 return self.api.get(key.kind, key.namespace, key.name)
-            self._ledger.applied(action, answer)
             log.info("created", object=str(key))
-            return answer
-        if action.verb == "patch":
-            assert action.desired is not None
+            # A create records kasugai's fields as an Update, with the server's defaults: the
+            # apply puts what kasugai set on record, for the diff to remove what it drops.
             answer = writer.apply(action.desired, as_user)
             self._ledger.applied(action, answer)
-            log.info("applied", object=str(key))
             return answer
+        if action.verb == "patch":
+            patched = self._patch(writer, action, as_user)
+            if patched is not None:
+                self._ledger.applied(action, patched)
+            return patched
         uid = uid_of(action.actual)
         try:
             writer.delete(key.kind, key.namespace, key.name, uid, as_user)
@@ -467,6 +470,43 @@ class Reconciler:
         reason = "its spec changed; created again once gone" if action.verb == "replace" else ""
         log.info("deleted", object=str(key), reason=reason or "no longer desired")
         return None
+
+    def _patch(self, writer: Writer, action: Action, as_user: str) -> dict[str, Any] | None:
+        """Remove the fields kasugai no longer sets, then apply; when the apply is refused as
+        invalid, take back the lists another manager changed (``kasugai.core.takeover``) and
+        apply again. None: the object is gone meanwhile (the watch will say so)."""
+        key, desired = action.key, action.desired
+        assert desired is not None
+        if action.removed:
+            # Who else owns what is read fresh: the watch keeps kasugai's own field set only.
+            live = self.api.get(key.kind, key.namespace, key.name)
+            if live is None:
+                return None
+            found = fieldsets.removals(
+                desired, live, fieldsets.applied_fields(live), fieldsets.other_fields(live)
+            )
+            if found:
+                writer.patch(key, fieldsets.json_patch(live, found), as_user)
+                log.info("removed fields", object=str(key), fields=[str(r) for r in found])
+        try:
+            answer = writer.apply(desired, as_user)
+        except ApiException as error:
+            if error.status != 422:
+                raise
+            current = self.api.get(key.kind, key.namespace, key.name)
+            operations = restore_lists(desired, current) if current is not None else []
+            if not operations:
+                raise
+            writer.patch(key, operations, as_user)
+            log.info(
+                "apply refused; took back lists another manager changed",
+                object=str(key),
+                lists=[op["path"] for op in operations if op["op"] == "replace"],
+                refused=error_message(error),
+            )
+            answer = writer.apply(desired, as_user)
+        log.info("applied", object=str(key))
+        return answer
 
     def _schedule_retry(self, key: ObjectKey, what: str, error: BaseException) -> None:
         count = self._retries.get(key, 0) + 1

@@ -11,8 +11,9 @@ backoff and a fresh start; the thread only ends when the controller stops.
 Objects become ``Observed``/``Forgotten`` events in ``Delivery`` messages on the reconcile loop's
 queue. A (re)list is one ``Delivery`` with ``relisted`` set: the objects that changed since the
 watcher last reported them, and ``Forgotten`` for the ones gone meanwhile. The first one tells
-the loop that this watch is synced. ``managedFields`` are dropped on the way in: the core never
-reads them, and they are half the size of a typical object.
+the loop that this watch is synced. Of ``managedFields`` only kasugai's own Apply entry is kept
+(what it applied last time, which its diff compares with); the others are dropped on the way
+in, as they are half the size of a typical object.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from urllib3 import HTTPResponse
 from kasugai.adapters.kube.api import KubeApi, error_message
 from kasugai.adapters.kube.observability import Metrics
 from kasugai.backoff import Backoff
-from kasugai.core import bounded
+from kasugai.core import bounded, fieldsets
 from kasugai.core.convert import json_type
 from kasugai.core.events import Forgotten, ObjectKey, Observed
 
@@ -79,9 +80,10 @@ def watch_name(kind: str, namespace: str | None) -> str:
 
 
 def observed(kind: str, body: dict[str, Any]) -> Observed:
-    """The event for an object from the API, without its managedFields."""
+    """The event for an object from the API; of its managedFields, kasugai's Apply entry only."""
     meta = body.get("metadata") or {}
-    meta.pop("managedFields", None)
+    if "managedFields" in meta:
+        meta["managedFields"] = fieldsets.kept_entries(meta["managedFields"] or [])
     return Observed(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""), body)
 
 

@@ -1,4 +1,5 @@
-"""Every write the controller sends: creates, Server-Side Apply, deletes, statuses and Events.
+"""Every write the controller sends: creates, Server-Side Apply, JSON patches, deletes, statuses
+and Events.
 
 Workload objects (Pods, Services, ConfigMaps, a Pod's ServiceAccount and Role) are written as
 the DataFlow namespace's ServiceAccount (``as_user``); statuses and Events as the controller.
@@ -13,7 +14,7 @@ caller at once, which reports them on the DataFlow.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import structlog
@@ -23,6 +24,7 @@ from kasugai.adapters.kube.api import KubeApi, error_message
 from kasugai.adapters.kube.observability import Metrics
 from kasugai.adapters.kube.pacing import TokenBucket, retrying
 from kasugai.backoff import Backoff
+from kasugai.core.events import ObjectKey
 
 __all__ = ["NotLeader", "Writer"]
 
@@ -60,6 +62,15 @@ class Writer:
         """Server-Side Apply of a whole object, as ``as_user``; the object as it now is."""
         api = self.api.acting_as(as_user)
         return self._send("apply", str(body["kind"]), lambda: api.apply(body))
+
+    def patch(
+        self, key: ObjectKey, operations: Sequence[Mapping[str, Any]], as_user: str
+    ) -> dict[str, Any]:
+        """A JSON patch of an object, as ``as_user``; the object as it now is."""
+        api = self.api.acting_as(as_user)
+        return self._send(
+            "patch", key.kind, lambda: api.patch(key.kind, key.namespace, key.name, operations)
+        )
 
     def create(self, body: Mapping[str, Any], as_user: str) -> dict[str, Any]:
         """Create an object, as ``as_user``; 409 AlreadyExists if its name is taken."""

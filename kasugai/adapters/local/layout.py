@@ -6,6 +6,8 @@
     <state>/state.json                the snapshot ``kasugai status`` shows (written atomically)
     <state>/addresses.json            Pod -> loopback address, kept so addresses stay stable
     <state>/configmaps/<ns>/ethcrl.<pod>.json   connection ConfigMaps (``data.config``)
+    <state>/loaded/<ns>/<pod>.config  the connection config the Pod's sidecar last signalled its
+                                      function for (the runtime's "config loaded" signal)
     <state>/pods/<ns>/<pod>/pod.json  the Pod as started: argv, env, directories (for ``exec``)
     <state>/pods/<ns>/<pod>/work/     its working directory
     <state>/pods/<ns>/<pod>/volumes/<name>/   its emptyDir volumes (the one at /config: config dir)
@@ -70,6 +72,13 @@ class StateDir:
 
     def configmap_file(self, namespace: str, name: str) -> Path:
         return self.configmaps / namespace / f"{name}.json"
+
+    @property
+    def loaded(self) -> Path:
+        return self.root / "loaded"
+
+    def loaded_file(self, namespace: str, pod: str) -> Path:
+        return self.loaded / namespace / f"{pod}.config"
 
     def pod_dir(self, namespace: str, pod: str) -> Path:
         return self.root / "pods" / namespace / pod

@@ -11,7 +11,8 @@ What a kubelet would give each container, done locally:
   * volumes: each ``emptyDir`` is a directory of the Pod; the one mounted at ``/config`` is the
     Pod's config directory (``KASUGAI_CONFIG_DIR``). A Pod without one still gets its own.
   * the reload sidecar (``kasugai-sidecar``) reads its connection config from the ConfigMap
-    file: the runtime adds ``--source file:PATH``.
+    file: the runtime adds ``--source file:PATH``, and ``--loaded-file PATH`` where the sidecar
+    reports the config its function was signalled for (the Pod's ``ConnectionLoaded`` fact).
 Anything that cannot run here (a program inside an image, an unsupported env source) is a
 ``NotRunnable`` naming the Pod, the container, the reason and the fix; nothing has started then.
 """
@@ -85,6 +86,7 @@ class PodSpec:
     grace_seconds: float
     containers: tuple[ContainerSpec, ...]
     empty_dirs: tuple[str, ...] = ()
+    loaded_file: str = ""  # where its sidecar reports the loaded config; "" no sidecar
 
     def container(self, name: str | None) -> ContainerSpec | None:
         """The named container; the first one when ``name`` is None (as kubectl defaults)."""
@@ -250,6 +252,7 @@ def prepare_pod(
     default_config = directory / "config"
     facts = _PodFacts(body, address)
     containers = []
+    loaded_file = ""
     for container in spec.get("containers") or []:
         where = f"pod {name} container {container.get('name')}"
         env = _base_env()
@@ -266,7 +269,8 @@ def prepare_pod(
         if problem:
             problems.append(f"{where}: {problem}")
         if _is_sidecar(argv):
-            argv += ["--source", f"file:{connection_file}"]
+            loaded_file = str(state.loaded_file(namespace, name))
+            argv += ["--source", f"file:{connection_file}", "--loaded-file", loaded_file]
         log = directory / "logs" / f"{container.get('name')}.log"
         containers.append(
             ContainerSpec(str(container.get("name")), image, tuple(argv), env, str(cwd), str(log))
@@ -284,6 +288,7 @@ def prepare_pod(
         grace_seconds=float(spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)),
         containers=tuple(containers),
         empty_dirs=tuple(str(d) for d in volumes.values() if d.is_relative_to(directory)),
+        loaded_file=loaded_file,
     )
 
 

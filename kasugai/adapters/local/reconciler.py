@@ -16,6 +16,7 @@ running, and the error stays in the snapshot until the inputs change.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -27,10 +28,13 @@ from kasugai.adapters.local.configmaps import ConfigMapFiles
 from kasugai.adapters.local.facts import observed_pod, observed_service, selected_pod
 from kasugai.adapters.local.pods import PodRunner, PodTable
 from kasugai.adapters.local.podspec import NotRunnable, PodSpec
+from kasugai.core import names
 from kasugai.core.diff import Action, diff
 from kasugai.core.engine import Changes, Engine
 from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
 from kasugai.core.identity import IDENTITY_KINDS
+from kasugai.core.rewiring import config_digest
+from kasugai.core.status import condition
 
 __all__ = ["Reconciler"]
 
@@ -66,6 +70,7 @@ class Reconciler:
         self.actual: dict[ObjectKey, dict[str, Any]] = {}
         self.specs: dict[ObjectKey, PodSpec] = {}
         self.rejected: dict[ObjectKey, Rejection] = {}
+        self.loaded: dict[ObjectKey, str] = {}  # Pod -> digest of the config its sidecar reported
 
     def feed(self, events: list[Event]) -> None:
         """Fold events into the core (through the journal, one by one, if there is one)."""
@@ -93,8 +98,46 @@ class Reconciler:
         key = runner.key
         if self.specs.get(key) is not runner.spec or key not in self.actual:
             return None
-        self.actual[key] = {**self.actual[key], "status": runner.status()}
+        self.actual[key] = {**self.actual[key], "status": self._status(key, runner.status())}
         return Observed.of(self.actual[key])
+
+    def loaded_changed(self, key: ObjectKey) -> Event | None:
+        """The observed Pod after its sidecar reported a loaded config (None: not ours now)."""
+        spec = self.specs.get(key)
+        if spec is None or not spec.loaded_file or key not in self.actual:
+            return None
+        try:
+            text = Path(spec.loaded_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            return None  # replaced or removed meanwhile: the next report will tell
+        digest = config_digest(text)
+        if self.loaded.get(key) == digest:
+            return None
+        self.loaded[key] = digest
+        status = dict(self.actual[key].get("status") or {})
+        self.actual[key] = {**self.actual[key], "status": self._status(key, status)}
+        return Observed.of(self.actual[key])
+
+    def _status(self, key: ObjectKey, status: Mapping[str, Any]) -> dict[str, Any]:
+        """A Pod status with the conditions a kubelet would add: ``Ready`` (every container
+        running) and, for a Pod with a sidecar, ``ConnectionLoaded`` with the config's digest."""
+        containers = status.get("containerStatuses") or []
+        ready = status.get("phase") == "Running" and all(
+            c.get("state") == "Running" for c in containers
+        )
+        conditions = [condition("Ready", ready, "ContainersRunning" if ready else "NotReady", "")]
+        spec = self.specs.get(key)
+        if spec is not None and spec.loaded_file:
+            digest = self.loaded.get(key, "")
+            conditions.append(
+                condition(
+                    names.CONNECTION_LOADED_CONDITION,
+                    bool(digest),
+                    "SidecarReported" if digest else "NotReported",
+                    digest,
+                )
+            )
+        return {**status, "conditions": conditions}
 
     def problems(self) -> list[str]:
         return [problem for r in self.rejected.values() for problem in r.problems]
@@ -156,21 +199,30 @@ class Reconciler:
         if previous is not None:
             self.pods.delete(key)
             log.info("pod replaced", pod=key.name)
+        self._forget_loaded(key, spec.loaded_file)
         self.pods.create(spec)
         self.specs[key] = spec
-        self.actual[key] = observed_pod(desired, address, {"phase": "Pending", "podIP": address})
+        status = self._status(key, {"phase": "Pending", "podIP": address})
+        self.actual[key] = observed_pod(desired, address, status)
         log.info("pod created", pod=key.name, address=address)
         return [Observed.of(self.actual[key])]
 
     def _delete(self, key: ObjectKey) -> Event:
         self.actual.pop(key, None)
         if key.kind == "Pod":
-            self.specs.pop(key, None)
+            spec = self.specs.pop(key, None)
             self.pods.delete(key)
+            self._forget_loaded(key, spec.loaded_file if spec else "")
         elif key.kind == "ConfigMap":
             self.configmaps.delete(key.namespace, key.name)
         log.info("deleted", kind=key.kind, name=key.name)
         return Forgotten(key.kind, key.namespace, key.name)
+
+    def _forget_loaded(self, key: ObjectKey, loaded_file: str) -> None:
+        """A new Pod has loaded nothing yet (a report of its predecessor must not count)."""
+        self.loaded.pop(key, None)
+        if loaded_file:
+            Path(loaded_file).unlink(missing_ok=True)
 
     def _report(self, changes: Changes) -> None:
         for decision in changes.transitions:

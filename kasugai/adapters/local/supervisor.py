@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Mapping
@@ -23,8 +24,9 @@ from typing import Any
 
 import attrs
 import structlog
+import watchfiles
 
-from kasugai.adapters.files import InputError
+from kasugai.adapters.files import InputError, Loaded
 from kasugai.adapters.journal import JournalWriter
 from kasugai.adapters.local.addresses import AddressBook
 from kasugai.adapters.local.configmaps import ConfigMapFiles
@@ -48,6 +50,9 @@ __all__ = ["Settings", "StartError", "Supervisor"]
 log = structlog.get_logger("kasugai.local")
 
 WATCH_RESTART_SECONDS = 1.0
+# A sidecar's report gates the rewiring of the function's upstream: watch with little delay.
+LOADED_STEP_MS = 2
+LOADED_DEBOUNCE_MS = 20
 
 
 class StartError(Exception):
@@ -86,7 +91,8 @@ class Supervisor:
         self.runtime_id = uuid.uuid4().hex
         self._lock = SupervisorLock(state)
         self._inputs = InputDirectory(settings.source)
-        self._inbox: asyncio.Queue[list[Event] | PodRunner] = asyncio.Queue()
+        # Input edits, Pod status changes, and Pods whose sidecar reported a loaded config.
+        self._inbox: asyncio.Queue[list[Event] | PodRunner | ObjectKey] = asyncio.Queue()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._phase = "Starting"
@@ -107,24 +113,28 @@ class Supervisor:
 
     async def start(self) -> None:
         """Plan, check and start everything; ``StartError`` (nothing left running) if not."""
+        # Inputs are read before the state directory is touched: a wrong path leaves nothing.
+        try:
+            loaded = self._inputs.load()
+        except InputError as error:
+            raise StartError([str(error)]) from None
         try:
             self._lock.acquire()
         except AlreadyRunning as error:
             raise StartError([str(error)]) from None
         try:
-            await self._start()
+            await self._start(loaded)
         except BaseException:
             await self.close(phase="Failed")
             raise
 
-    async def _start(self) -> None:
+    async def _start(self, loaded: list[Loaded]) -> None:
         stop_leftovers(self.settings.state, runtime_id_of(read_snapshot(self.settings.state)))
         self.reconciler.configmaps.clear()
+        shutil.rmtree(self.settings.state.loaded, ignore_errors=True)
+        self.settings.state.loaded.mkdir(parents=True)
+        self._tasks = [asyncio.create_task(self._watch_loaded())]  # before any Pod starts
         self.write_snapshot()
-        try:
-            loaded = self._inputs.load()
-        except InputError as error:
-            raise StartError([str(error)]) from None
         engine = self.reconciler.engine
         self.reconciler.feed([item.event for item in loaded])
         problems = _errors(engine, self._inputs.sources()) + self._unrunnable()
@@ -133,7 +143,7 @@ class Supervisor:
         self.reconciler.converge()
         await self.pods.settled()
         self._apply_queued_now()  # the Pods' "started" reports, so the first snapshot shows them
-        self._tasks = [
+        self._tasks += [
             asyncio.create_task(self._apply_queued()),
             asyncio.create_task(self._watch_inputs()),
         ]
@@ -216,8 +226,12 @@ class Supervisor:
         events: list[Event] = []
         while not self._inbox.empty():
             item = self._inbox.get_nowait()
-            if isinstance(item, PodRunner):
-                event = self.reconciler.pod_changed(item)
+            if isinstance(item, PodRunner | ObjectKey):
+                event = (
+                    self.reconciler.pod_changed(item)
+                    if isinstance(item, PodRunner)
+                    else self.reconciler.loaded_changed(item)
+                )
                 if event is not None:
                     events.append(event)
             else:
@@ -239,6 +253,30 @@ class Supervisor:
                     self._inbox.put_nowait(events)
             except (OSError, RuntimeError) as error:
                 log.error("input watch failed; restarting it", error=str(error))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), WATCH_RESTART_SECONDS)
+
+    async def _watch_loaded(self) -> None:
+        """Queue the Pods whose sidecar reported a loaded config (``<ns>/<pod>.config``)."""
+        root = self.settings.state.loaded
+        while not self._stop.is_set():
+            try:
+                async for changes in watchfiles.awatch(
+                    root,
+                    watch_filter=lambda change, path: (
+                        path.endswith(".config") and change != watchfiles.Change.deleted
+                    ),
+                    debounce=LOADED_DEBOUNCE_MS,
+                    step=LOADED_STEP_MS,
+                    stop_event=self._stop,
+                ):
+                    for _, path in changes:
+                        name = Path(path)
+                        self._inbox.put_nowait(
+                            ObjectKey("Pod", name.parent.name, name.name.removesuffix(".config"))
+                        )
+            except (OSError, RuntimeError) as error:
+                log.error("loaded-config watch failed; restarting it", error=str(error))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), WATCH_RESTART_SECONDS)
 

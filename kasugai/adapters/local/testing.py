@@ -48,10 +48,14 @@ def wait_until(check: Callable[[], T], what: str, timeout: float = DEFAULT_TIMEO
 
 
 class LocalRun:
-    def __init__(self, source: Path, state: Path, output: Path) -> None:
+    def __init__(
+        self, source: Path, state: Path, output: Path, *, log_format: str | None = "json"
+    ) -> None:
+        """``log_format``: ``KASUGAI_LOG_FORMAT`` for ``kasugai up`` (None: its default)."""
         self.source = source
         self.state = state_dir(str(state))
         self.output = output
+        self.log_format = log_format
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> LocalRun:
@@ -87,7 +91,7 @@ class LocalRun:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ, "KASUGAI_LOG_FORMAT": "json"},
+                env=self._env(),
             )
         process = self.process
 
@@ -99,6 +103,10 @@ class LocalRun:
 
         wait_until(up, "kasugai up to be up", timeout)
         return self
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "KASUGAI_LOG_FORMAT"}
+        return env if self.log_format is None else {**env, "KASUGAI_LOG_FORMAT": self.log_format}
 
     def snapshot(self) -> dict[str, Any]:
         return read_snapshot(self.state) or {}

@@ -19,14 +19,18 @@ from kasugai.testing.hostile import MARKER, YAML_TEXTS, hostile_bytes
 ORIGINAL_SAMPLE = REPO / "tests" / "fixtures" / "openkasugai" / "calc-func" / "basic"
 
 
-def _failed_up(source: Path, tmp_path: Path) -> StartFailed:
+def _failed_up(source: Path, tmp_path: Path, *, unreadable: bool = False) -> StartFailed:
+    """``kasugai up`` of ``source`` failed; with ``unreadable`` inputs before touching anything."""
     run = LocalRun(source, tmp_path / "state", tmp_path / "up.log")
     with pytest.raises(StartFailed) as failure:
         run.start()
     run.close()
     assert run.leftovers() == []
-    assert run.snapshot()["supervisor"]["phase"] == "Failed"
-    assert run.snapshot()["pods"] == []
+    if unreadable:
+        assert not run.state.root.exists()
+    else:
+        assert run.snapshot()["supervisor"]["phase"] == "Failed"
+        assert run.snapshot()["pods"] == []
     return failure.value
 
 
@@ -58,7 +62,7 @@ def test_a_chain_naming_an_unknown_function_is_an_error_naming_the_file(
 
 def test_unreadable_yaml_is_an_error_with_its_line(calc_sample: Path, tmp_path: Path) -> None:
     (calc_sample / CHAIN_FILE).write_text("kind: FunctionChain\nmetadata: {name: x\n")
-    failure = _failed_up(calc_sample, tmp_path)
+    failure = _failed_up(calc_sample, tmp_path, unreadable=True)
     assert failure.returncode == 2
     assert f"{calc_sample / CHAIN_FILE}: invalid YAML: " in failure.output
     assert "(line 3 column 1)" in failure.output
@@ -70,7 +74,7 @@ def test_a_hostile_input_file_is_an_error_naming_it(
 ) -> None:
     hostile = calc_sample / "zz-hostile.yaml"
     hostile.write_bytes(hostile_bytes(YAML_TEXTS[name]))
-    failure = _failed_up(calc_sample, tmp_path)
+    failure = _failed_up(calc_sample, tmp_path, unreadable=True)
     assert failure.returncode == 2
     assert f"kasugai up: error: {hostile}: " in failure.output
     assert MARKER not in failure.output
@@ -142,3 +146,21 @@ def test_an_edit_to_a_program_that_cannot_run_keeps_the_old_pod(
     )
     assert run.pids(("plus",)) == plus
     assert send(run, "1", "2", "3", "4", "5") == FIRST
+
+
+def test_up_tells_a_person_what_is_wrong_in_plain_lines(calc_sample: Path, tmp_path: Path) -> None:
+    """Its output piped, as in a CI log: lines for people, not JSON (that is for files)."""
+    with LocalRun(calc_sample, tmp_path / "state", tmp_path / "up.log", log_format=None) as run:
+        wait_wired(run)
+        chain = calc_sample / CHAIN_FILE
+        chain.write_text(chain.read_text().replace("connections:", "conections:", 1))
+        wait_until(lambda: "conections" in run.output.read_text(), "the error to be printed")
+    printed = run.output.read_text().splitlines()
+    errors = [line for line in printed if "conections" in line]
+    # One line for the chain, one for the DataFlow that uses it.
+    assert [e.split("]", 1)[1].split()[:2] for e in errors] == [
+        ["DataFlow", "Error"],
+        ["FunctionChain", "Error"],
+    ]
+    assert all("unknown field 'conections' (did you mean 'connections'?)" in e for e in errors)
+    assert not [line for line in printed if line.startswith("{")]

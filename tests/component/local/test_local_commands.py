@@ -56,7 +56,11 @@ def test_detached_up_then_status_logs_exec_and_down(calc_sample: Path, tmp_path:
         assert "no process left" in down.stdout
         assert not any(group_alive(pid) for pid in pids)
         assert process_gone(supervisor)
-        assert run.kasugai("status").returncode == 1
+        stopped = run.kasugai("status")
+        assert stopped.returncode == 1
+        assert "no supervisor running" in stopped.stdout and "Stopped" in stopped.stdout
+        # Nothing runs any more: no "Deploying", no connection shown as published.
+        assert "Deploying" not in stopped.stdout and "Published" not in stopped.stdout
     finally:
         run.kasugai("down")
     assert run.leftovers() == []
@@ -152,3 +156,11 @@ def test_a_foreground_up_stops_everything_on_sigterm(calc_sample: Path, tmp_path
         assert len(stopped) == 7
     finally:
         run.close()
+
+
+def test_up_of_a_missing_directory_touches_nothing(tmp_path: Path) -> None:
+    run = LocalRun(tmp_path / "missing", tmp_path / "state", tmp_path / "unused.log")
+    up = run.kasugai("up", str(tmp_path / "missing"))
+    assert up.returncode == 2
+    assert up.stderr == f"kasugai up: error: {tmp_path / 'missing'}: not a directory of resources\n"
+    assert not (tmp_path / "state").exists()

@@ -128,7 +128,15 @@ def test_a_pod_gets_the_env_a_kubelet_would_give_it(tmp_path: Path) -> None:
 def test_the_sidecar_reads_its_connection_file(tmp_path: Path) -> None:
     container = {"name": "cpu-container1", "command": ["kasugai-sidecar"]}
     spec = prepare_pod(_pod(container), "127.0.9.9", StateDir(tmp_path), tmp_path / "c.json", "r")
-    assert spec.containers[0].argv == ("kasugai-sidecar", "--source", f"file:{tmp_path}/c.json")
+    loaded = tmp_path / "loaded" / "ns" / "p.config"
+    assert spec.containers[0].argv == (
+        "kasugai-sidecar",
+        "--source",
+        f"file:{tmp_path}/c.json",
+        "--loaded-file",
+        str(loaded),
+    )
+    assert spec.loaded_file == str(loaded)
 
 
 def test_what_cannot_be_resolved_locally_is_named(tmp_path: Path) -> None:
