@@ -2,8 +2,10 @@
 
 Each recorded event is applied to an engine, one at a time, as the writer did (a fresh engine
 with the recorded options at every session line; the command-line options serve a journal
-without one); the decisions it produces are compared with the ``Transitioned`` lines recorded
-after that event.
+without one); the decisions it produces are compared with those recorded after that event: the
+``Transitioned`` moves of the lifecycle machines and, where the session recorded them, the
+digests of the plans and statuses that changed. A recorded decision that does not follow from
+the events before it (edited, added or removed) is a difference.
 Every decision is printed (``=`` same, ``-`` recorded only, ``+`` replayed only); the exit status
 is 1 if any differs, 0 if all match, 2 if the journal cannot be read.
 """
@@ -14,7 +16,7 @@ import argparse
 import sys
 from typing import Any
 
-from kasugai.adapters.journal import Session, Snapshot, read_journal
+from kasugai.adapters.journal import Entry, Planned, Session, Snapshot, decisions, read_journal
 from kasugai.commands.common import add_plan_options, plan_options
 from kasugai.core.engine import Engine
 from kasugai.core.events import Event, Transitioned
@@ -29,7 +31,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def describe(decision: Transitioned) -> str:
+def describe(decision: Transitioned | Planned) -> str:
+    if isinstance(decision, Planned):
+        key = decision.object
+        outcome = f"sha256:{decision.digest[:16]}" if decision.digest else "gone"
+        return f"plan {key.kind} {key.namespace}/{key.name}: {outcome}"
     subject = f" {decision.subject}" if decision.subject else ""
     return (
         f"{decision.machine} {decision.object.namespace}/{decision.object.name}{subject}: "
@@ -38,14 +44,14 @@ def describe(decision: Transitioned) -> str:
     )
 
 
-Step = tuple[Event | Session | Snapshot, list[Transitioned]]
+Step = tuple[Event | Session | Snapshot, list[Transitioned | Planned]]
 
 
-def _steps(entries: list[Event | Session | Snapshot]) -> list[Step]:
+def _steps(entries: list[Entry]) -> list[Step]:
     """Each session start or applied event, with the decisions recorded after it."""
     steps: list[Step] = []
     for entry in entries:
-        if isinstance(entry, Transitioned):
+        if isinstance(entry, Transitioned | Planned):
             if steps:
                 steps[-1][1].append(entry)
         else:
@@ -56,16 +62,20 @@ def _steps(entries: list[Event | Session | Snapshot]) -> list[Step]:
 def run(args: argparse.Namespace) -> int:
     entries = [entry for _, entry in read_journal(args.journal)]
     engine = Engine(plan_options(args))
+    plans_recorded = False
     differences = 0
     for entry, recorded in _steps(entries):
-        replayed: list[Transitioned] = []
+        replayed: list[Transitioned | Planned] = []
         if isinstance(entry, Session):
             engine = Engine(entry.options)
+            plans_recorded = entry.plans
         elif isinstance(entry, Snapshot):  # the world a rotated journal starts from
             engine.apply(entry.event)
             continue
         else:
-            replayed = list(engine.apply(entry).transitions)
+            replayed = decisions(engine.apply(entry))
+            if not plans_recorded:  # a journal from before plans were recorded
+                replayed = [d for d in replayed if isinstance(d, Transitioned)]
         for decision in recorded:
             if decision in replayed:
                 replayed.remove(decision)

@@ -15,7 +15,8 @@ Modules, by job:
   connections), ``plan_status`` for FunctionChains / FunctionTypes, ``status_object``.
 * ``diff``: ``diff(desired, actual)`` -> ``[Action]`` (create, patch, replace, delete).
 * ``facts``: ``observed_service`` / ``observed_pod`` for adapters that play the cluster.
-* ``lifecycle``: the DataFlow and connection state machines (``transitions``).
+* ``lifecycle``: the DataFlow and connection state machines (``transitions``) and their
+  per-DataFlow, per-connection models.
 * ``options``: ``PlanOptions`` (MetalLB pool, SR-IOV and GPU resource names).
 * Internals of planning: ``parse``, ``convert``, ``model``, ``resolve``, ``pods``, ``services``,
   ``connections``, ``status``, ``names``, ``inventory``.

@@ -3,9 +3,12 @@
 ``Engine.apply(event)`` folds the event into the world, re-plans only the DataFlows (and the
 FunctionChain / FunctionType statuses) the event concerns (``world.concerned``), and returns
 the ``Changes``: plans that differ from the previous ones and the ``Transitioned`` decisions of
-the lifecycle machines. Adapters drive it: the kube adapter with watch events, the local runtime
-with its own facts, ``kasugai plan`` with the objects of some files, ``kasugai replay`` with a
-journal. The engine does no I/O; it is a plain object owned by one thread.
+the lifecycle machines. Every DataFlow it plans has a model in the DataFlow machine (and one per
+connection in the connection machine); each re-plan hands the plan's verdict to those models,
+which move if their machine allows it and record the move. Adapters drive it: the kube adapter
+with watch events, the local runtime with its own facts, ``kasugai plan`` with the objects of
+some files, ``kasugai replay`` with a journal. The engine does no I/O; it is a plain object
+owned by one thread.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class Engine:
         self.options = options or PlanOptions()
         self._world = World()
         self._plans: dict[ObjectKey, DataFlowPlan] = {}
-        self._states: dict[ObjectKey, str] = {}
+        self._lifecycles: dict[ObjectKey, lifecycle.DataFlowLifecycle] = {}
         self._statuses: dict[ObjectKey, StatusPlan] = {}
 
     @property
@@ -99,11 +102,14 @@ class Engine:
                 if previous is not None:
                     removed.add(key)
                     del self._plans[key]
-                    transitions.extend(self._move(key, lifecycle.TERMINATING, "deleted"))
-                    self._states.pop(key, None)
+                    gone = self._lifecycles.pop(key)
+                    transitions.extend(gone.advance(lifecycle.TERMINATING, "deleted"))
                 continue
-            transitions.extend(self._move(key, plan.state, plan.message))
-            transitions.extend(_connection_moves(key, previous, plan))
+            model = self._lifecycles.get(key)
+            if model is None:
+                model = self._lifecycles[key] = lifecycle.DataFlowLifecycle(key)
+            transitions.extend(model.advance(plan.state, plan.message))
+            transitions.extend(_connection_moves(model, plan))
             if plan != previous:
                 plans[key] = plan
                 self._plans[key] = plan
@@ -120,16 +126,6 @@ class Engine:
             frozenset(concern.dataflows), plans, frozenset(removed), statuses, tuple(transitions)
         )
 
-    def _move(self, key: ObjectKey, state: str, message: str) -> list[Transitioned]:
-        previous = self._states.get(key)
-        if previous == state:
-            return []
-        trigger = lifecycle.dataflow_move(previous, state)
-        if trigger is None:  # not a move the machine allows (leaving Terminating): stay
-            return []
-        self._states[key] = state
-        return [Transitioned(key, "DataFlow", "", previous, state, trigger, message)]
-
     def plan_of(self, key: ObjectKey) -> DataFlowPlan | None:
         return self._plans.get(key)
 
@@ -137,8 +133,9 @@ class Engine:
         return self._statuses.get(key)
 
     def state_of(self, key: ObjectKey) -> str | None:
-        """The lifecycle state of a DataFlow as the engine's machine last accepted it."""
-        return self._states.get(key)
+        """The lifecycle state of a DataFlow as its machine last accepted it (None: not planned)."""
+        model = self._lifecycles.get(key)
+        return model.state if model is not None else None
 
     def plans(self) -> list[DataFlowPlan]:
         return [self._plans[key] for key in sorted(self._plans)]
@@ -170,30 +167,19 @@ class Engine:
         return objects
 
 
-def _connection_moves(
-    key: ObjectKey, previous: DataFlowPlan | None, plan: DataFlowPlan
-) -> list[Transitioned]:
-    before = {c.subject: c for c in previous.connections} if previous else {}
+def _connection_moves(model: lifecycle.DataFlowLifecycle, plan: DataFlowPlan) -> list[Transitioned]:
+    """Each planned connection's move; a connection the plan no longer has is forgotten (if it
+    comes back, it starts from ``New``)."""
     moves = []
+    kept = {}
     for connection in plan.connections:
-        old = before.get(connection.subject)
-        old_state = old.state if old else None
-        if old is not None and (old.state, old.destination) == (
-            connection.state,
-            connection.destination,
-        ):
-            continue
-        trigger = lifecycle.connection_move(old_state, connection.state)
-        if trigger is None:
-            continue
+        subject = connection.subject
+        wire = kept[subject] = model.connection(subject)
         message = (
             f"-> {connection.destination}"
             if connection.state == lifecycle.PUBLISHED
             else connection.reason
         )
-        moves.append(
-            Transitioned(
-                key, "Connection", connection.subject, old_state, connection.state, trigger, message
-            )
-        )
+        moves += wire.advance(connection.state, connection.destination, message)
+    model.connections = kept
     return moves

@@ -1,11 +1,28 @@
-"""Lifecycle rules: the states of a DataFlow and of a connection, and the moves between them.
+"""Lifecycle machines: where each DataFlow and each of its connections stands, and how it moves.
 
-The state is derived from the world on every pass (level-triggered: ``dataflow_state`` and the
-connection states computed by the planner); the machines, defined with ``transitions``, say
-which moves exist and name them. Each move the engine sees becomes a ``Transitioned`` event
-(whose ``reason`` is the trigger name), which adapters turn into a Kubernetes Event and a log
-line. A move the machine does not allow is not taken: the subject stays where it is (the only
-such moves leave ``Terminating``, which is final). ``New`` is the state before the first pass.
+Two ``transitions`` machines, built once, hold the rules: which states exist, which triggers
+lead from one to another, and the guard of a move that needs more than a state. Every DataFlow
+has a model (a ``DataFlowLifecycle``, a plain object), and so does each of its connections
+(``ConnectionLifecycle``). When the engine re-plans a DataFlow, the plan is the world's verdict
+on it (``dataflow_state`` picks its state from the facts, the planner picks each connection's
+state and address), and the engine hands that verdict to the models with ``advance``. The
+trigger the facts call for is the one the machine has from the model's state to the verdict (its
+name says where the subject comes from: ``Resolved``, ``Reconfiguring`` and ``Recovering`` all
+lead to ``Deploying``); it is fired on the model, the machine checks its guard (``Rewired``
+needs an address other than the one published), moves the model, and its ``after`` callback
+records the move as a ``Transitioned`` event whose ``reason`` is the trigger name. Adapters turn
+that into a Kubernetes Event and a log line.
+
+A move the machine does not have is not taken: the subject stays where it is. ``Terminating``
+is a final state (no trigger leaves it); ``New`` is the state before the first pass. No DataFlow
+trigger leads from a state to itself: a verdict equal to the current state is no move.
+
+The machines follow the library's documented pattern for many models: one machine per kind,
+built with ``model=None`` and never told about the models; a trigger is fired with
+``machine.events[name].trigger(model, ...)``. Binding every trigger onto every model
+(``add_model``) costs more than planning a DataFlow, and a model needs nothing from the machine
+between passes but its ``state`` attribute; a model that goes is simply dropped. The untyped
+part of ``transitions`` (event data, callbacks) stays in this module.
 
 DataFlow states:
   Pending      an input (FunctionChain, FunctionType, functioninfo, config, user requirement) is
@@ -22,20 +39,24 @@ Connection states:
   Rewiring     the next function changed and is not ready yet (its Pod Ready, its own next hop
                loaded); the last published ConfigMap content is kept until it is
                (make before break, ``rewiring``).
-
-The machines are built once; only their transition tables are consulted per pass (building a
-``transitions`` model per object per pass would cost more than planning it).
 """
 
 from __future__ import annotations
 
-from transitions import Machine
+from typing import Any, cast
+
+from transitions import EventData, Machine, Transition
+
+from kasugai.core.events import ObjectKey, Transitioned
 
 __all__ = [
+    "CONNECTION_MACHINE",
     "CONNECTION_STATES",
+    "DATAFLOW_MACHINE",
     "DATAFLOW_STATES",
-    "connection_move",
-    "dataflow_move",
+    "ConnectionLifecycle",
+    "DataFlowLifecycle",
+    "allowed_moves",
     "dataflow_state",
 ]
 
@@ -52,60 +73,165 @@ DATAFLOW_STATES = (PENDING, ERROR, DEPLOYING, DEPLOYED, DEGRADED, TERMINATING)
 WAITING, PUBLISHED, STALE, REWIRING = "Waiting", "Published", "Stale", "Rewiring"
 CONNECTION_STATES = (WAITING, PUBLISHED, STALE, REWIRING)
 
-_ALIVE = [NEW, PENDING, ERROR, DEPLOYING, DEPLOYED, DEGRADED]
+_ALIVE = (NEW, PENDING, ERROR, DEPLOYING, DEPLOYED, DEGRADED)
 
-_DATAFLOW_MACHINE = Machine(
-    states=[NEW, *DATAFLOW_STATES],
+
+def _readdressed(event: EventData) -> bool:
+    """Guard of ``Rewired``: the next function's address is not the one last published."""
+    return bool(event.kwargs["destination"] != cast(ConnectionLifecycle, event.model).destination)
+
+
+def _remember_address(event: EventData) -> None:
+    """After a connection's move: the address it now points to (empty unless Published)."""
+    cast(ConnectionLifecycle, event.model).destination = event.kwargs["destination"]
+
+
+def _record(event: EventData) -> None:
+    """After every move: the decision, as the ``Transitioned`` event the engine reports."""
+    model = cast(Lifecycle, event.model)
+    transition = _transition(event)
+    source = str(transition.source)
+    event.kwargs["decisions"].append(
+        Transitioned(
+            model.key,
+            model.MACHINE,
+            model.subject,
+            None if source == NEW else source,
+            str(transition.dest),
+            str(event.event.name if event.event else ""),
+            event.kwargs["message"],
+        )
+    )
+
+
+def _transition(event: EventData) -> Transition:
+    assert event.transition is not None  # transitions sets it before any guard or callback
+    return event.transition
+
+
+def _moves(trigger: str, sources: tuple[str, ...], dest: str) -> dict[str, Any]:
+    """A trigger from ``sources`` to ``dest``, never from ``dest`` itself (no move in place)."""
+    return {"trigger": trigger, "source": [s for s in sources if s != dest], "dest": dest}
+
+
+DATAFLOW_MACHINE = Machine(
+    model=None,
+    states=[
+        NEW,
+        PENDING,
+        ERROR,
+        DEPLOYING,
+        DEPLOYED,
+        DEGRADED,
+        {"name": TERMINATING, "final": True},
+    ],
     initial=NEW,
     auto_transitions=False,
+    send_event=True,
+    after_state_change=_record,
     transitions=[
-        {"trigger": "InputsMissing", "source": _ALIVE, "dest": PENDING},
-        {"trigger": "InvalidInput", "source": _ALIVE, "dest": ERROR},
-        {"trigger": "Resolved", "source": [NEW, PENDING, ERROR], "dest": DEPLOYING},
-        {"trigger": "Reconfiguring", "source": DEPLOYED, "dest": DEPLOYING},
-        {"trigger": "Recovering", "source": DEGRADED, "dest": DEPLOYING},
-        {"trigger": "AllReady", "source": _ALIVE, "dest": DEPLOYED},
-        {"trigger": "FunctionFailed", "source": _ALIVE, "dest": DEGRADED},
-        {"trigger": "Deleted", "source": _ALIVE, "dest": TERMINATING},
+        _moves("InputsMissing", _ALIVE, PENDING),
+        _moves("InvalidInput", _ALIVE, ERROR),
+        _moves("Resolved", (NEW, PENDING, ERROR), DEPLOYING),
+        _moves("Reconfiguring", (DEPLOYED,), DEPLOYING),
+        _moves("Recovering", (DEGRADED,), DEPLOYING),
+        _moves("AllReady", _ALIVE, DEPLOYED),
+        _moves("FunctionFailed", _ALIVE, DEGRADED),
+        _moves("Deleted", _ALIVE, TERMINATING),
     ],
 )
 
-_CONNECTION_MACHINE = Machine(
+CONNECTION_MACHINE = Machine(
+    model=None,
     states=[NEW, *CONNECTION_STATES],
     initial=NEW,
     auto_transitions=False,
+    send_event=True,
+    after_state_change=[_remember_address, _record],
     transitions=[
-        {"trigger": "AwaitingAddress", "source": [NEW, STALE, PUBLISHED], "dest": WAITING},
-        {"trigger": "AddressKnown", "source": [NEW, WAITING, STALE, REWIRING], "dest": PUBLISHED},
-        {"trigger": "NextHopNotReady", "source": [NEW, PUBLISHED, STALE], "dest": REWIRING},
-        {"trigger": "Rewired", "source": PUBLISHED, "dest": PUBLISHED},
-        {"trigger": "AddressLost", "source": [NEW, PUBLISHED, WAITING, REWIRING], "dest": STALE},
+        _moves("AwaitingAddress", (NEW, STALE, PUBLISHED), WAITING),
+        _moves("AddressKnown", (NEW, WAITING, STALE, REWIRING), PUBLISHED),
+        _moves("NextHopNotReady", (NEW, PUBLISHED, STALE), REWIRING),
+        {
+            "trigger": "Rewired",
+            "source": PUBLISHED,
+            "dest": PUBLISHED,
+            "conditions": _readdressed,
+        },
+        _moves("AddressLost", (NEW, PUBLISHED, WAITING, REWIRING), STALE),
     ],
 )
 
 
-def _table(machine: Machine) -> dict[tuple[str, str], str]:
-    """(source, dest) -> trigger name, read from the machine's events."""
-    table: dict[tuple[str, str], str] = {}
-    for trigger, event in machine.events.items():
-        for source, transitions in event.transitions.items():
-            for transition in transitions:
-                table[(source, str(transition.dest))] = trigger
-    return table
+def _trigger_for(machine: Machine, state: str, verdict: str) -> str | None:
+    """The trigger the facts call for: the one ``machine`` has from ``state`` to ``verdict``."""
+    for name, event in machine.events.items():
+        # .get: the event's table is a defaultdict, and a lookup must not add to it.
+        if any(move.dest == verdict for move in event.transitions.get(state, ())):
+            return name
+    return None
 
 
-_DATAFLOW_MOVES = _table(_DATAFLOW_MACHINE)
-_CONNECTION_MOVES = _table(_CONNECTION_MACHINE)
+def _advance(machine: Machine, model: Lifecycle, verdict: str, **facts: Any) -> list[Transitioned]:
+    """Fire on ``model`` the trigger that leads to ``verdict``, if the machine has one; the
+    decision its ``after`` callback recorded (none if no move was taken)."""
+    decisions: list[Transitioned] = []
+    trigger = _trigger_for(machine, model.state, verdict)
+    if trigger is not None:
+        machine.events[trigger].trigger(model, decisions=decisions, **facts)
+    return decisions
 
 
-def dataflow_move(source: str | None, dest: str) -> str | None:
-    """The trigger taking a DataFlow from ``source`` (None: first pass) to ``dest``, if any."""
-    return _DATAFLOW_MOVES.get((source or NEW, dest))
+class DataFlowLifecycle:
+    """One DataFlow's model in ``DATAFLOW_MACHINE``, and the models of its connections."""
+
+    MACHINE = "DataFlow"
+    __slots__ = ("connections", "key", "state")
+    subject = ""
+
+    def __init__(self, key: ObjectKey) -> None:
+        self.key = key
+        self.state = NEW  # the machine's attribute: set by transitions on every move
+        self.connections: dict[str, ConnectionLifecycle] = {}
+
+    def advance(self, verdict: str, message: str) -> list[Transitioned]:
+        """Move toward the state the facts put the DataFlow in, if the machine allows it."""
+        return _advance(DATAFLOW_MACHINE, self, verdict, message=message)
+
+    def connection(self, subject: str) -> ConnectionLifecycle:
+        """The model of one of its connections (a new one starts in ``New``)."""
+        found = self.connections.get(subject)
+        return found if found is not None else ConnectionLifecycle(self.key, subject)
 
 
-def connection_move(source: str | None, dest: str) -> str | None:
-    """The trigger taking a connection from ``source`` to ``dest`` (same state: ``Rewired``)."""
-    return _CONNECTION_MOVES.get((source or NEW, dest))
+class ConnectionLifecycle:
+    """One connection's model in ``CONNECTION_MACHINE``: its state and last published address."""
+
+    MACHINE = "Connection"
+    __slots__ = ("destination", "key", "state", "subject")
+
+    def __init__(self, key: ObjectKey, subject: str) -> None:
+        self.key = key
+        self.subject = subject
+        self.state = NEW
+        self.destination = ""
+
+    def advance(self, verdict: str, destination: str, message: str) -> list[Transitioned]:
+        """Move toward the connection's planned state (and address), if the machine allows it."""
+        return _advance(CONNECTION_MACHINE, self, verdict, destination=destination, message=message)
+
+
+Lifecycle = DataFlowLifecycle | ConnectionLifecycle
+
+
+def allowed_moves(machine: Machine) -> frozenset[tuple[str, str, str]]:
+    """Every (source, trigger, destination) ``machine`` has, read from the machine itself."""
+    return frozenset(
+        (source, name, str(transition.dest))
+        for name, event in machine.events.items()
+        for source, transitions in event.transitions.items()
+        for transition in transitions
+    )
 
 
 def dataflow_state(

@@ -246,6 +246,67 @@ def test_replay_reproduces_a_journal_and_catches_a_difference(tmp_path: Path) ->
     assert broken.stderr.startswith(f"kasugai replay: error: {journal}:1: not a journal event")
 
 
+def test_replay_checks_plans_too_and_catches_a_decision_that_does_not_follow(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal.jsonl"
+    planned = kasugai("plan", "-f", CALC, "-f", FACTS / "calc-basic", "--journal", journal)
+    assert planned.returncode == 0, planned.stderr
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert entries[0]["plans"] is True
+    replayed = kasugai("replay", journal)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "= plan DataFlow cpufunc-calcapp/df-calcapp: sha256:" in replayed.stdout
+    assert "= plan FunctionChain cpufunc-calcapp/calcapp-chain: sha256:" in replayed.stdout
+
+    def replay(changed: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+        journal.write_text("".join(json.dumps(e) + "\n" for e in changed))
+        return kasugai("replay", journal)
+
+    def marked(result: subprocess.CompletedProcess[str]) -> list[str]:
+        return [line for line in result.stdout.splitlines() if line[0] in "-+"]
+
+    # A plan that is not the one the events make.
+    last = max(i for i, e in enumerate(entries) if e.get("journal") == "planned")
+    tampered = [*entries[:last], {**entries[last], "digest": "0" * 64}, *entries[last + 1 :]]
+    result = replay(tampered)
+    assert result.returncode == 1
+    assert [line[:2] for line in marked(result)] == ["- ", "+ "]
+    assert "0000000000000000" in marked(result)[0]
+
+    # A move the machine would not take there: out of Terminating, which is final.
+    move = {
+        "event": "Transitioned",
+        "object": {"kind": "DataFlow", "namespace": "cpufunc-calcapp", "name": "df-calcapp"},
+        "machine": "DataFlow",
+        "subject": "",
+        "from_state": "Terminating",
+        "to_state": "Deploying",
+        "reason": "Resolved",
+        "message": "",
+    }
+    result = replay([*entries, move])
+    assert result.returncode == 1
+    assert marked(result) == [
+        "- DataFlow cpufunc-calcapp/df-calcapp: Terminating -> Deploying (Resolved) "
+    ]
+
+    # A decision left out is one the replay takes alone.
+    first = next(i for i, e in enumerate(entries) if e.get("event") == "Transitioned")
+    result = replay(entries[:first] + entries[first + 1 :])
+    assert result.returncode == 1 and [line[0] for line in marked(result)] == ["+"]
+
+    # A journal from before plans were recorded: its transitions are still checked.
+    older = [
+        {k: v for k, v in e.items() if k != "plans"}
+        for e in entries
+        if e.get("journal") != "planned"
+    ]
+    result = replay(older)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "plan " not in result.stdout and "AllReady" in result.stdout
+
+
 def test_no_command_is_a_usage_error_that_lists_the_commands() -> None:
     result = kasugai()
     assert result.returncode == 2

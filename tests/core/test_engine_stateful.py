@@ -1,6 +1,8 @@
 """Stateful test of the incremental engine: whatever happens (inputs edited, broken, deleted and
 restored; the cluster syncing, losing objects, Pods failing, addresses changing), the engine's
-incrementally maintained world, plans and statuses equal those computed from scratch."""
+incrementally maintained world, plans and statuses equal those computed from scratch; every
+lifecycle move the engine reports is one its machine has (read from the machine itself); and each
+DataFlow's machine stands where its plan says, unless it is in the final state."""
 
 from __future__ import annotations
 
@@ -15,9 +17,21 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from kasugai.core.diff import diff, object_key
 from kasugai.core.engine import Engine
-from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
+from kasugai.core.events import Event, Forgotten, ObjectKey, Observed, Transitioned
+from kasugai.core.lifecycle import CONNECTION_MACHINE, DATAFLOW_MACHINE, allowed_moves
 from kasugai.core.plan import plan_dataflow, plan_status
 from kasugai.core.world import World, fold_all
+
+ALLOWED = {
+    "DataFlow": allowed_moves(DATAFLOW_MACHINE),
+    "Connection": allowed_moves(CONNECTION_MACHINE),
+}
+
+
+def check_allowed(decisions: tuple[Transitioned, ...]) -> None:
+    for decision in decisions:
+        move = (decision.from_state or "New", decision.reason, decision.to_state)
+        assert move in ALLOWED[decision.machine], f"not a move of the machine: {decision}"
 
 
 class EngineMachine(RuleBasedStateMachine):
@@ -33,9 +47,9 @@ class EngineMachine(RuleBasedStateMachine):
         self.log += events
         if one_by_one:
             for event in events:
-                self.engine.apply(event)
+                check_allowed(self.engine.apply(event).transitions)
         else:
-            self.engine.apply_all(events)
+            check_allowed(self.engine.apply_all(events).transitions)
 
     @initialize(scenario=scenarios(), one_by_one=st.booleans())
     def load(self, scenario: Scenario, one_by_one: bool) -> None:
@@ -100,6 +114,12 @@ class EngineMachine(RuleBasedStateMachine):
             for k in world.keys(kind)
         ]
         assert reported == expected
+
+    @invariant()
+    def each_dataflow_stands_where_its_plan_says(self) -> None:
+        for plan in self.engine.plans():
+            state = self.engine.state_of(plan.key)
+            assert state == plan.state or state == "Terminating", (plan.key, state, plan.state)
 
 
 EngineMachine.TestCase.settings = settings(

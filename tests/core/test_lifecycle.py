@@ -11,7 +11,13 @@ from core_helpers import CALC, FACTS, ApiServerStandIn, bodies, converge, find, 
 from kasugai.core.diff import diff
 from kasugai.core.engine import Engine
 from kasugai.core.events import Forgotten, ObjectKey, Observed, Transitioned
-from kasugai.core.lifecycle import connection_move, dataflow_move
+from kasugai.core.lifecycle import (
+    CONNECTION_MACHINE,
+    DATAFLOW_MACHINE,
+    ConnectionLifecycle,
+    DataFlowLifecycle,
+    allowed_moves,
+)
 
 NS = "cpufunc-calcapp"
 DF = ObjectKey("DataFlow", NS, "df-calcapp")
@@ -129,11 +135,43 @@ def test_deletion_terminates_and_terminating_is_final() -> None:
     assert engine.plan_of(DF) is None
 
 
-def test_machine_tables() -> None:
-    assert dataflow_move(None, "Deployed") == "AllReady"
-    assert dataflow_move("Deployed", "Deploying") == "Reconfiguring"
-    assert dataflow_move("Degraded", "Deploying") == "Recovering"
-    assert dataflow_move("Terminating", "Deploying") is None
-    assert connection_move("Published", "Published") == "Rewired"
-    assert connection_move("Published", "Stale") == "AddressLost"
-    assert connection_move("Waiting", "Waiting") is None
+def test_the_dataflow_machine_names_each_move_by_where_it_comes_from() -> None:
+    model = DataFlowLifecycle(DF)
+    assert model.state == "New"
+    assert model.advance("Deployed", "all up") == [
+        Transitioned(DF, "DataFlow", "", None, "Deployed", "AllReady", "all up")
+    ]
+    assert model.advance("Deployed", "still up") == []  # no move in place
+    steps = [("Deploying", "Reconfiguring"), ("Degraded", "FunctionFailed")]
+    steps += [("Deploying", "Recovering"), ("Error", "InvalidInput"), ("Deploying", "Resolved")]
+    for verdict, trigger in steps:
+        [decision] = model.advance(verdict, "why")
+        assert (decision.to_state, decision.reason) == (verdict, trigger)
+        assert model.state == verdict
+    assert [d.reason for d in model.advance("Terminating", "being deleted")] == ["Deleted"]
+    for verdict in ("Deploying", "Deployed", "Pending", "Error", "Degraded"):
+        assert model.advance(verdict, "undeleted") == []  # Terminating is final
+    assert model.state == "Terminating"
+
+
+def test_a_published_connection_is_rewired_only_when_its_address_changes() -> None:
+    model = ConnectionLifecycle(DF, "send:0->plus:0")
+    [known] = model.advance("Published", "10.0.0.1:80/TCP", "-> 10.0.0.1:80/TCP")
+    assert (known.from_state, known.to_state, known.reason) == (None, "Published", "AddressKnown")
+    assert known.subject == "send:0->plus:0" and known.machine == "Connection"
+    assert model.advance("Published", "10.0.0.1:80/TCP", "-> 10.0.0.1:80/TCP") == []
+    [rewired] = model.advance("Published", "10.0.0.2:80/TCP", "-> 10.0.0.2:80/TCP")
+    assert (rewired.from_state, rewired.reason) == ("Published", "Rewired")
+    assert model.destination == "10.0.0.2:80/TCP"
+    [lost] = model.advance("Stale", "", "Service gone")
+    assert (lost.to_state, lost.reason, model.destination) == ("Stale", "AddressLost", "")
+    assert model.advance("Stale", "", "Service still gone") == []
+
+
+def test_the_allowed_moves_are_read_from_the_machines() -> None:
+    dataflow = allowed_moves(DATAFLOW_MACHINE)
+    assert ("Deployed", "Reconfiguring", "Deploying") in dataflow
+    assert ("New", "Deleted", "Terminating") in dataflow
+    assert not [move for move in dataflow if move[0] == "Terminating"]
+    assert not [move for move in dataflow if move[0] == move[2]]
+    assert ("Published", "Rewired", "Published") in allowed_moves(CONNECTION_MACHINE)
