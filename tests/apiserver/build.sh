@@ -23,8 +23,14 @@ fi
 
 mkdir -p "$cache"
 # One build at a time: a second caller waits here, then finds the first one's result.
-exec 9>"$cache/.lock"
-flock 9
+exec 9>>"$cache/.lock"
+if ! flock -n 9; then
+  holder=$(cat "$cache/.lock" 2>/dev/null || true)
+  echo "build.sh: waiting for the build that holds $cache/.lock (${holder:-holder unknown})" >&2
+  flock 9
+fi
+# Whoever waits next is told who holds the lock.
+echo "pid $$ of $(whoami), since $(date -u +%H:%M:%SZ)" >"$cache/.lock"
 if [ -x "$out/kasugai-testcluster" ]; then
   echo "$out"
   exit 0
@@ -50,8 +56,10 @@ done
 for tool in etcd kube-apiserver kubectl kube-scheduler kube-controller-manager kube-proxy kubelet; do
   ln -s kasugai-testcluster "$staging/$tool"
 done
-# Old versions are dead weight (the binary is large): keep only this one.
-find "$cache" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -exec rm -rf {} +
+# Old builds are dead weight (the binary is large): keep this one and the newest other one, so
+# that two checkouts of different sources (a branch and main) do not rebuild each other away.
+find "$cache" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%T@ %p\n' | sort -rn |
+  tail -n +2 | cut -d' ' -f2- | xargs -r rm -rf
 mv -T "$staging" "$out"
 trap - EXIT
 echo "build.sh: built in $((SECONDS - started)) s" >&2
