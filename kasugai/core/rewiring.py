@@ -15,9 +15,11 @@ A function that leaves the chain keeps its objects (as observed, unchanged) unti
 function has loaded its final config: then nobody sends to it any more, and deleting its Pod
 (SIGTERM, grace period) lets its in-flight requests finish.
 
-"Loaded" is the Pod's ``kasugai.io/ConnectionLoaded`` condition when the Pod reports it (the
-local runtime does, from its sidecar's report once the function was signalled); a Pod that does
-not report it (a cluster today) counts as having loaded what its published ConfigMap holds.
+"Loaded" is the Pod's ``kasugai.io/ConnectionLoaded`` condition (``loaded_condition``) when the
+Pod reports it: the sidecar reports the config its function was signalled for, locally through
+the runtime (``--loaded-file``), in a cluster by patching its own Pod's status. A Pod that does not
+report it (no sidecar, or one that has not reported yet) counts as having loaded what its
+published ConfigMap holds.
 """
 
 from __future__ import annotations
@@ -31,14 +33,31 @@ import attrs
 from kasugai.core import names
 from kasugai.core.events import ObjectKey
 from kasugai.core.model import PodFacts
+from kasugai.core.status import condition
 from kasugai.core.world import World
 
-__all__ = ["Hop", "config_digest", "has_loaded", "hop_of", "leaving", "waiting_reason"]
+__all__ = [
+    "Hop",
+    "config_digest",
+    "has_loaded",
+    "hop_of",
+    "leaving",
+    "loaded_condition",
+    "waiting_reason",
+]
 
 
 def config_digest(text: str) -> str:
     """How a Pod names the connection config it loaded (``data.config``, exactly)."""
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def loaded_condition(config: str | None) -> dict[str, str]:
+    """The Pod condition saying which connection config its function has loaded (``config``,
+    exactly as ``data.config`` holds it; None: nothing yet), as the parser of Pods reads it."""
+    digest = "" if config is None else config_digest(config)
+    reason = "SidecarReported" if digest else "NotReported"
+    return condition(names.CONNECTION_LOADED_CONDITION, bool(digest), reason, digest)
 
 
 @attrs.frozen

@@ -24,7 +24,8 @@ from kasugai.core.diff import diff
 from kasugai.core.engine import Engine
 from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
 from kasugai.core.inventory import copy_json
-from kasugai.core.rewiring import config_digest
+from kasugai.core.parse import parse_body
+from kasugai.core.rewiring import config_digest, loaded_condition
 
 BASE = ("send", "plus", "minus", "multiply", "divide", "average", "rcv")
 CHAINS = (
@@ -87,11 +88,7 @@ class Runtime:
         loaded = self.loaded.get(function)
         conditions = [
             {"type": "Ready", "status": "True" if ready else "False"},
-            {
-                "type": names.CONNECTION_LOADED_CONDITION,
-                "status": "True" if loaded is not None else "False",
-                "message": config_digest(loaded) if loaded is not None else "",
-            },
+            loaded_condition(loaded),
         ]
         return {**body, "status": {"phase": "Running", "conditions": conditions}}
 
@@ -208,3 +205,17 @@ def test_no_switch_to_an_unready_hop_and_convergence(steps: list[tuple[str, int]
         function: json.loads(runtime.config(function) or "{}").get("ips", []) for function in final
     }
     assert hops == {a: [_ip(b)] for a, b in itertools.pairwise(final)} | {"rcv": []}
+
+
+def test_the_loaded_condition_reads_back_as_the_digest_the_core_compares() -> None:
+    """What the sidecar and the local runtime write is what the parser of Pods reads."""
+    config = json.dumps({"ips": ["10.96.0.1"], "ports": [{"port": 8080, "protocol": "TCP"}]})
+
+    def facts(*conditions: dict[str, str]) -> Any:
+        body = {"kind": "Pod", "metadata": {"name": "p", "namespace": "ns"}}
+        return parse_body("Pod", "ns", {**body, "status": {"conditions": list(conditions)}})
+
+    assert facts(loaded_condition(config)).loaded == config_digest(config)
+    assert facts(loaded_condition(None)).loaded == ""
+    assert facts().loaded is None  # not reported: the core falls back to what was published
+    assert loaded_condition(config)["type"] == names.CONNECTION_LOADED_CONDITION

@@ -28,12 +28,11 @@ from kasugai.adapters.local.configmaps import ConfigMapFiles
 from kasugai.adapters.local.facts import observed_pod, observed_service, selected_pod
 from kasugai.adapters.local.pods import PodRunner, PodTable
 from kasugai.adapters.local.podspec import NotRunnable, PodSpec
-from kasugai.core import names
 from kasugai.core.diff import Action, diff
 from kasugai.core.engine import Changes, Engine
 from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
 from kasugai.core.identity import IDENTITY_KINDS
-from kasugai.core.rewiring import config_digest
+from kasugai.core.rewiring import loaded_condition
 from kasugai.core.status import condition
 
 __all__ = ["Reconciler"]
@@ -70,7 +69,7 @@ class Reconciler:
         self.actual: dict[ObjectKey, dict[str, Any]] = {}
         self.specs: dict[ObjectKey, PodSpec] = {}
         self.rejected: dict[ObjectKey, Rejection] = {}
-        self.loaded: dict[ObjectKey, str] = {}  # Pod -> digest of the config its sidecar reported
+        self.loaded: dict[ObjectKey, str] = {}  # Pod -> the config its sidecar reported
 
     def feed(self, events: list[Event]) -> None:
         """Fold events into the core (through the journal, one by one, if there is one)."""
@@ -110,10 +109,9 @@ class Reconciler:
             text = Path(spec.loaded_file).read_text(encoding="utf-8")
         except (OSError, UnicodeError):
             return None  # replaced or removed meanwhile: the next report will tell
-        digest = config_digest(text)
-        if self.loaded.get(key) == digest:
+        if self.loaded.get(key) == text:
             return None
-        self.loaded[key] = digest
+        self.loaded[key] = text
         status = dict(self.actual[key].get("status") or {})
         self.actual[key] = {**self.actual[key], "status": self._status(key, status)}
         return Observed.of(self.actual[key])
@@ -128,15 +126,7 @@ class Reconciler:
         conditions = [condition("Ready", ready, "ContainersRunning" if ready else "NotReady", "")]
         spec = self.specs.get(key)
         if spec is not None and spec.loaded_file:
-            digest = self.loaded.get(key, "")
-            conditions.append(
-                condition(
-                    names.CONNECTION_LOADED_CONDITION,
-                    bool(digest),
-                    "SidecarReported" if digest else "NotReported",
-                    digest,
-                )
-            )
+            conditions.append(loaded_condition(self.loaded.get(key)))
         return {**status, "conditions": conditions}
 
     def problems(self) -> list[str]:
