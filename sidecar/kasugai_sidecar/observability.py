@@ -27,6 +27,11 @@ WATCH_RESTARTS = Counter(
     "kasugai_sidecar_watch_restarts", "Watches restarted after a failure", ["watch"]
 )
 SIGNALS_SENT = Counter("kasugai_sidecar_signals_sent", "SIGHUPs delivered to the function")
+LOADED_REPORTS = Counter(
+    "kasugai_sidecar_loaded_reports",
+    "Patches of the Pod's ConnectionLoaded condition, in a cluster",
+    ["outcome"],
+)
 
 
 @attrs.define

@@ -11,10 +11,11 @@ to take a burst in one pass, renders, and asks for a SIGHUP only if some output 
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import structlog
@@ -34,6 +35,9 @@ from kasugai_sidecar.observability import (
 from kasugai_sidecar.rendering import TEMPLATE_SUFFIX, render_directory, templates_in
 from kasugai_sidecar.signalling import ReloadSignaller
 from kasugai_sidecar.watching import STALE_AFTER_S, watch_directory
+
+if TYPE_CHECKING:
+    from kasugai_sidecar.loaded_report import LoadedReporter
 
 log = structlog.get_logger("kasugai_sidecar")
 
@@ -73,6 +77,7 @@ class Sidecar:
             retry_every=settings.signal_retry_every,
             on_delivered=self._report_loaded,
         )
+        self.reporter = self._reporter(settings)
         self.source_health = WatchHealth("config source", STALE_AFTER_S)
         self.templates_health = WatchHealth("template watch", STALE_AFTER_S)
 
@@ -99,10 +104,27 @@ class Sidecar:
         self.accepted_text = text
         self.dirty.set()
 
+    @staticmethod
+    def _reporter(settings: Settings) -> LoadedReporter | None:
+        """From the API source, the sidecar reports on its own Pod's status (in a cluster)."""
+        if settings.config_file is not None:
+            return None
+        from kasugai_sidecar.api_source import load_api_client
+        from kasugai_sidecar.loaded_report import LoadedReporter, pod_status_patcher
+
+        assert settings.pod_name and settings.namespace  # checked by the CLI
+        client = functools.partial(load_api_client, settings.kubeconfig)
+        return LoadedReporter(pod_status_patcher(client, settings.namespace, settings.pod_name))
+
     def _report_loaded(self, text: str | None) -> None:
-        """Write the config the function was signalled for (a runtime's readiness signal)."""
+        """Report the config the function was signalled for (a runtime's readiness signal):
+        in a file for the local runtime, on the Pod's status in a cluster."""
+        if text is None:
+            return
+        if self.reporter is not None:
+            self.reporter.report(text)
         path = self.settings.loaded_file
-        if path is None or text is None:
+        if path is None:
             return
         try:
             write_atomically(path, text)
@@ -135,6 +157,8 @@ class Sidecar:
                 tasks.create_task(self._supervise(self.templates_health, self._watch_templates))
                 tasks.create_task(self._render_loop())
                 tasks.create_task(self.signaller.run())
+                if self.reporter is not None:
+                    tasks.create_task(self.reporter.run())
                 await self.stop.wait()
                 raise _Shutdown
         except* _Shutdown:

@@ -1,0 +1,100 @@
+"""In a cluster, tells the controller which connection config the function has loaded.
+
+Once a SIGHUP reached the function (or it needed none), the sidecar patches its own Pod's status
+with the condition ``kasugai.io/ConnectionLoaded``, built by the core's ``loaded_condition`` (the
+digest of ``data.config``, as the local runtime reports it). The controller rewires an upstream
+towards this Pod only once it has loaded its own next hop (``kasugai/core/rewiring.py``).
+
+Reporting never holds a reload back: it runs on its own task, and the blocking client call in a
+thread. Only the newest config counts: a failed patch is logged, counted and retried with
+jittered backoff, each time with the newest config, until one gets through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import kubernetes
+import structlog
+
+from kasugai.adapters.kube.api import error_message
+from kasugai.backoff import Backoff
+from kasugai.core.rewiring import loaded_condition
+from kasugai_sidecar.observability import LOADED_REPORTS
+
+log = structlog.get_logger("kasugai_sidecar.loaded_report")
+
+RETRY = Backoff(initial=0.5, maximum=30.0, jitter=0.2)
+REQUEST_TIMEOUT_S = (10, 30)  # connect, read
+
+Patch = Callable[[dict[str, Any]], None]  # sends one Pod status patch; raises on failure
+
+
+def status_patch(config: str) -> dict[str, Any]:
+    """A strategic merge patch of the Pod's status: its conditions merge by ``type``, so this
+    one replaces only kasugai's own condition and leaves the kubelet's alone."""
+    return {"status": {"conditions": [loaded_condition(config)]}}
+
+
+def pod_status_patcher(
+    api: Callable[[], kubernetes.client.ApiClient], namespace: str, pod: str
+) -> Patch:
+    """Patches ``pods/status`` of Pod ``pod``; the client is made on the first call (in the
+    reporter's thread), so that a client that cannot be made is one more failure to retry."""
+    made: list[kubernetes.client.CoreV1Api] = []
+
+    def patch(body: dict[str, Any]) -> None:
+        if not made:
+            made.append(kubernetes.client.CoreV1Api(api()))
+        made[0].patch_namespaced_pod_status(
+            pod, namespace, body, _request_timeout=REQUEST_TIMEOUT_S
+        )
+
+    return patch
+
+
+class LoadedReporter:
+    """Reports the newest loaded config through ``patch``, retrying until it is through."""
+
+    def __init__(self, patch: Patch, retry: Backoff = RETRY) -> None:
+        self._patch = patch
+        self._retry = retry
+        self._wanted: str | None = None
+        self._reported: str | None = None
+        self._changed = asyncio.Event()
+
+    def report(self, config: str) -> None:
+        """The function runs with ``config`` (``data.config``, exactly) now."""
+        self._wanted = config
+        self._changed.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            config = self._wanted
+            if config is None or config == self._reported:
+                continue
+            body = status_patch(config)
+            try:
+                await asyncio.to_thread(self._patch, body)
+            except Exception as err:  # any failure is retried; the sidecar goes on reloading
+                failures += 1
+                delay = self._retry.delay(failures)
+                LOADED_REPORTS.labels("failed").inc()
+                log.error(
+                    "cannot report the loaded config on the Pod; retrying",
+                    error=error_message(err)[:500],
+                    retry_in_s=round(delay, 2),
+                    hint="the Pod's ServiceAccount needs patch on pods/status of this Pod",
+                )
+                await asyncio.sleep(delay)
+                self._changed.set()  # retry, with the newest config by then
+                continue
+            failures = 0
+            self._reported = config
+            LOADED_REPORTS.labels("reported").inc()
+            log.info("reported the loaded config", condition=body["status"]["conditions"][0])
