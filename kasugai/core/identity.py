@@ -1,12 +1,14 @@
-"""The identity of one function Pod: a ServiceAccount that may read its own connection ConfigMap.
+"""The identity of one function Pod: a ServiceAccount that may read its own connection ConfigMap
+and report, on its own Pod's status, which connection config its function loaded.
 
 The sidecar watches ``ethcrl.<pod>`` through the API. Rather than let a namespace-wide account
 read every ConfigMap of the namespace (the original bound the cluster-wide ``view`` role), each
 function Pod runs as a ServiceAccount of its own, named like the Pod, bound to a Role that allows
 ``get``, ``list`` and ``watch`` of that one ConfigMap (``resourceNames``; a list or watch is
-allowed only with a ``metadata.name`` field selector naming it). All three objects are owned by
-the DataFlow like the Pod, and written as the DataFlow's ServiceAccount, which may grant no
-more than it holds.
+allowed only with a ``metadata.name`` field selector naming it), and ``patch`` of that one Pod's
+``pods/status`` (the ``kasugai.io/ConnectionLoaded`` condition, see ``rewiring``). All three
+objects are owned by the DataFlow like the Pod, and written as the DataFlow's ServiceAccount,
+which may grant no more than it holds.
 """
 
 from __future__ import annotations
@@ -40,7 +42,13 @@ def build_identity(
                 "resources": ["configmaps"],
                 "resourceNames": [configmap],
                 "verbs": ["get", "list", "watch"],
-            }
+            },
+            {
+                "apiGroups": [""],
+                "resources": ["pods/status"],
+                "resourceNames": [pod],
+                "verbs": ["patch"],
+            },
         ],
     }
     binding = {

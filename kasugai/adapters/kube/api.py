@@ -115,6 +115,8 @@ IMPERSONATION: tuple[str, str, str] = ("", "serviceaccounts", "impersonate")
 WORKLOAD_PERMISSIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("", "configmaps"): ("create", "delete", "get", "list", "patch", "watch"),
     ("", "pods"): ("create", "delete", "patch"),
+    # Only to grant it: each function Pod's Role lets its sidecar patch its own Pod's status.
+    ("", "pods/status"): ("patch",),
     ("", "services"): ("create", "delete", "patch"),
     ("", "serviceaccounts"): ("create", "delete", "patch"),
     ("rbac.authorization.k8s.io", "roles"): ("create", "delete", "patch"),
