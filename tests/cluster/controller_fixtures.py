@@ -20,10 +20,11 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from kasugai.adapters.files import to_yaml
 from kasugai.adapters.kube.api import KubeApi
 from kasugai.core import names
 from kasugai.testing import EphemeralCluster
-from kasugai.testing.controller import ControllerProcess, start_controller, wait_for
+from kasugai.testing.controller import KASUGAI, ControllerProcess, start_controller, wait_for
 from kasugai.testing.fake_kubelet import FakeKubelet
 from kasugai.testing.inputs import load, relocated
 from kasugai.testing.tenants import install_tenant
@@ -35,6 +36,7 @@ __all__ = [
     "applied_manifests",
     "calc_inputs",
     "dataflow",
+    "diff_cluster",
     "drop_minus",
     "fake_kubelet",
     "inventory",
@@ -57,6 +59,16 @@ POOL_SIZE = 16
 def calc_inputs(namespace: str) -> list[dict[str, Any]]:
     """The calc sample (7 functions, clusterip), moved into ``namespace``."""
     return relocated(load(CALC), namespace)
+
+
+def diff_cluster(
+    cluster: EphemeralCluster, objects: list[dict[str, Any]], path: Path
+) -> subprocess.CompletedProcess[str]:
+    """``kasugai diff -f PATH --cluster`` of ``objects`` (written to ``path``), as users run it."""
+    path.write_text("---\n".join(map(to_yaml, objects)))
+    command = [str(KASUGAI), "diff", "-f", str(path), "--cluster"]
+    command += ["--kubeconfig", str(cluster.kubeconfig)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
 def drop_minus(chain: dict[str, Any]) -> None:

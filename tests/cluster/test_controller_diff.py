@@ -3,37 +3,15 @@ run, with kubectl-diff output and exit codes, and nothing changed in the cluster
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from controller_fixtures import *  # noqa: F403
-from controller_fixtures import calc_inputs, inventory, wait_for, wait_for_status
+from controller_fixtures import calc_inputs, diff_cluster, inventory, wait_for, wait_for_status
 from kubernetes import client
 
-from kasugai.adapters.files import to_yaml
 from kasugai.testing import EphemeralCluster
-from kasugai.testing.controller import KASUGAI
 from kasugai.testing.inputs import apply_objects, dataflow_copies
-
-
-def _diff(cluster: EphemeralCluster, objects: list[dict[str, Any]], path: Path) -> Any:
-    path.write_text("---\n".join(map(to_yaml, objects)))
-    return subprocess.run(
-        [
-            str(KASUGAI),
-            "diff",
-            "-f",
-            str(path),
-            "--cluster",
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _versions(kube: client.ApiClient, namespace: str) -> dict[Any, str]:
@@ -54,7 +32,7 @@ def test_diff_cluster_shows_what_the_controller_would_change(
     wait_for_status(kube, namespace, "df-calcapp", "Deployed")
     wait_for(lambda: len(inventory(kube, namespace)) == 21, "the 21 objects")
 
-    same = _diff(cluster, inputs, tmp_path / "same.yaml")
+    same = diff_cluster(cluster, inputs, tmp_path / "same.yaml")
     assert (same.returncode, same.stdout) == (0, ""), same.stderr
 
     before = _versions(kube, namespace)
@@ -66,7 +44,7 @@ def test_diff_cluster_shows_what_the_controller_would_change(
     chain["spec"]["connections"] = [
         c for c in chain["spec"]["connections"] if c["from"]["functionKey"] != "minus"
     ]
-    edited = _diff(cluster, inputs, tmp_path / "edited.yaml")
+    edited = diff_cluster(cluster, inputs, tmp_path / "edited.yaml")
     assert edited.returncode == 1, edited.stderr
     headers = [
         line
@@ -84,7 +62,7 @@ def test_diff_cluster_shows_what_the_controller_would_change(
 
     flow = next(obj for obj in inputs if obj["kind"] == "DataFlow")
     (new,) = dataflow_copies(flow, ["df-new"])
-    created = _diff(cluster, [*calc_inputs(namespace), new], tmp_path / "new.yaml")
+    created = diff_cluster(cluster, [*calc_inputs(namespace), new], tmp_path / "new.yaml")
     assert created.returncode == 1, created.stderr
     assert f"Pod/{namespace}/df-new-wbfunction-send-cpu-pod created" in created.stdout
     assert "uid:" not in created.stdout  # the placeholder owner uid is not shown
@@ -94,7 +72,7 @@ def test_diff_cluster_shows_what_the_controller_would_change(
     config = next(obj for obj in broken if obj["metadata"]["name"].endswith("calcapp-plus"))
     ((key, text),) = config["data"].items()
     config["data"][key] = text.replace('"memory": "1Gi"', '"memory": "lots"')
-    refused = _diff(cluster, broken, tmp_path / "broken.yaml")
+    refused = diff_cluster(cluster, broken, tmp_path / "broken.yaml")
     assert refused.returncode == 2
     assert "df-calcapp-wbfunction-plus-cpu-pod: the API server refused it" in refused.stderr
     assert "quantities must match" in refused.stderr

@@ -5,18 +5,24 @@ wired into the upstream function."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from controller_fixtures import *  # noqa: F403
-from controller_fixtures import calc_inputs, dataflow, inventory, wait_for, wait_for_status
+from controller_fixtures import (
+    calc_inputs,
+    dataflow,
+    diff_cluster,
+    inventory,
+    wait_for,
+    wait_for_status,
+)
 from kubernetes import client
 
 from kasugai.adapters.files import to_yaml
 from kasugai.adapters.kube.api import RESOURCES, KubeApi
 from kasugai.testing import EphemeralCluster
-from kasugai.testing.controller import KASUGAI, ControllerProcess
+from kasugai.testing.controller import ControllerProcess
 from kasugai.testing.inputs import apply_objects
 
 DATAFLOW = "df-calcapp"
@@ -58,15 +64,6 @@ def _patch(kube: client.ApiClient, kind: str, namespace: str, name: str, ops: li
     )
 
 
-def _diff_cluster(
-    cluster: EphemeralCluster, objects: list[dict[str, Any]], path: Path
-) -> subprocess.CompletedProcess[str]:
-    path.write_text("---\n".join(map(to_yaml, objects)))
-    command = [str(KASUGAI), "diff", "-f", str(path), "--cluster"]
-    command += ["--kubeconfig", str(cluster.kubeconfig)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
 def test_a_label_and_an_env_entry_dropped_from_a_template_leave_the_pod(
     cluster: EphemeralCluster,
     kube: client.ApiClient,
@@ -94,11 +91,11 @@ def test_a_label_and_an_env_entry_dropped_from_a_template_leave_the_pod(
     _patch(kube, "Pod", namespace, PLUS_POD, note)
     _patch(kube, "ConfigMap", namespace, PLUS_CONNECTION, note)
 
-    same = _diff_cluster(cluster, inputs, tmp_path / "same.yaml")
+    same = diff_cluster(cluster, inputs, tmp_path / "same.yaml")
     assert (same.returncode, same.stdout) == (0, ""), same.stdout + same.stderr
     del entries[0]["labels"]["team"]
     _set_entries(config, key, entries)
-    shown = _diff_cluster(cluster, inputs, tmp_path / "edited.yaml")
+    shown = diff_cluster(cluster, inputs, tmp_path / "edited.yaml")
     assert shown.returncode == 1, shown.stderr
     assert shown.stdout.splitlines()[0] == f"Pod/{namespace}/{PLUS_POD} configured"
     assert "-    team: a" in shown.stdout.splitlines()
