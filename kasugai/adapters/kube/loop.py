@@ -55,6 +55,7 @@ from kasugai.adapters.kube.statuses import failure_condition, now, stamped, stat
 from kasugai.adapters.kube.watchers import Delivery, observed
 from kasugai.adapters.kube.writer import NotLeader, Writer
 from kasugai.backoff import Backoff
+from kasugai.collector import collector_paused
 from kasugai.core import fieldsets, names
 from kasugai.core.access import ACCESS_KIND
 from kasugai.core.diff import Action, diff
@@ -319,7 +320,8 @@ class Reconciler:
         is logged and left out, and the others are folded all the same."""
         if self.journal is None:
             try:
-                return [self.engine.apply_all(events, folded)]
+                with collector_paused():
+                    return [self.engine.apply_all(events, folded)]
             except Exception:
                 log.exception("folding a batch failed; folding its events one by one")
         changes = []

@@ -28,6 +28,7 @@ from kasugai.adapters.local.configmaps import ConfigMapFiles
 from kasugai.adapters.local.facts import observed_pod, observed_service, selected_pod
 from kasugai.adapters.local.pods import PodRunner, PodTable
 from kasugai.adapters.local.podspec import NotRunnable, PodSpec
+from kasugai.collector import collector_paused
 from kasugai.core.diff import Action, diff
 from kasugai.core.engine import Changes, Engine
 from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
@@ -74,7 +75,9 @@ class Reconciler:
     def feed(self, events: list[Event]) -> None:
         """Fold events into the core (through the journal, one by one, if there is one)."""
         if self.journal is None:
-            self._report(self.engine.apply_all(events))
+            with collector_paused():
+                changes = self.engine.apply_all(events)
+            self._report(changes)
             return
         for event in events:
             self._report(self.journal.apply(self.engine, event))
