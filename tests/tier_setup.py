@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -33,3 +33,19 @@ def prepare_once(
         capture = session.config.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled():  # show a cold build's progress live
             session.config.stash[key] = prepare()
+
+
+def tier_hooks(
+    folder: Path, mark: pytest.MarkDecorator, key: pytest.StashKey[T], prepare: Callable[[], T]
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """A tier conftest's two hooks; bind them to their hook names in the conftest:
+    ``pytest_collection_modifyitems, pytest_collection_finish = tier_hooks(...)``."""
+
+    @pytest.hookimpl(tryfirst=True)  # before -m deselects, so "not <mark>" sees the mark
+    def modifyitems(items: list[pytest.Item]) -> None:
+        mark_folder(items, folder, mark)
+
+    def finish(session: pytest.Session) -> None:
+        prepare_once(session, folder, key, prepare)
+
+    return modifyitems, finish

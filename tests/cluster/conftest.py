@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
-from tier_setup import mark_folder, prepare_once
+from tier_setup import tier_hooks
 
 from kasugai.testing import EphemeralCluster, install_crds, leftover_process_groups
 from kasugai.testing.tenants import install_tenant
@@ -28,15 +28,6 @@ TENANT_DIR = REPO / "manifests" / "tenant"
 _binaries = pytest.StashKey[Path | str]()  # the binaries' folder, or why there is none
 
 
-@pytest.hookimpl(tryfirst=True)  # before -m deselects, so "not cluster" sees the mark
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    mark_folder(items, HERE, pytest.mark.cluster)
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    prepare_once(session, HERE, _binaries, _build_binaries)
-
-
 def _build_binaries() -> Path | str:
     try:
         result = subprocess.run(
@@ -47,6 +38,11 @@ def _build_binaries() -> Path | str:
     if result.returncode != 0:
         return f"{BUILD_SCRIPT} failed (exit {result.returncode}); its messages are above"
     return Path(result.stdout.strip().splitlines()[-1])
+
+
+pytest_collection_modifyitems, pytest_collection_finish = tier_hooks(
+    HERE, pytest.mark.cluster, _binaries, _build_binaries
+)
 
 
 @pytest.hookimpl(trylast=True)  # after the runner has torn down what an interrupt left set up

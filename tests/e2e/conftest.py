@@ -22,7 +22,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from tier_setup import mark_folder, prepare_once
+from tier_setup import tier_hooks
 
 from kasugai.testing.images import ImageBuildError, build_images
 from kasugai.testing.node import EphemeralNode, NodeInputs, NodeInputsError, prepare_node_inputs
@@ -49,15 +49,6 @@ class E2EInputs:
 _inputs = pytest.StashKey[E2EInputs | str]()  # what the tests need, or why it cannot be had
 
 
-@pytest.hookimpl(tryfirst=True)  # before -m deselects, so "not node" sees the mark
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    mark_folder(items, HERE, pytest.mark.node)
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    prepare_once(session, HERE, _inputs, _prepare)
-
-
 def _prepare() -> E2EInputs | str:
     try:
         node = prepare_node_inputs()
@@ -72,6 +63,11 @@ def _prepare() -> E2EInputs | str:
         assert image.archive is not None  # export=True
         images[image.spec.name] = Image(image.spec.names, image.archive, _image_id(image.archive))
     return E2EInputs(node, images)
+
+
+pytest_collection_modifyitems, pytest_collection_finish = tier_hooks(
+    HERE, pytest.mark.node, _inputs, _prepare
+)
 
 
 def _image_id(archive: Path) -> str:

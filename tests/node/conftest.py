@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from node_workloads import start_node
-from tier_setup import mark_folder, prepare_once
+from tier_setup import tier_hooks
 
 from kasugai.testing.node import EphemeralNode, NodeInputs, NodeInputsError, prepare_node_inputs
 
@@ -26,20 +26,16 @@ HERE = Path(__file__).resolve().parent
 _inputs = pytest.StashKey[NodeInputs | str]()  # what the tier needs, or why it cannot be had
 
 
-@pytest.hookimpl(tryfirst=True)  # before -m deselects, so "not node" sees the mark
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    mark_folder(items, HERE, pytest.mark.node)
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    prepare_once(session, HERE, _inputs, _prepare)
-
-
 def _prepare() -> NodeInputs | str:
     try:
         return prepare_node_inputs()
     except NodeInputsError as error:
         return str(error)
+
+
+pytest_collection_modifyitems, pytest_collection_finish = tier_hooks(
+    HERE, pytest.mark.node, _inputs, _prepare
+)
 
 
 @pytest.fixture(scope="session")
