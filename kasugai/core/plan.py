@@ -240,7 +240,7 @@ def _deploy(
     for function in reversed(functions):  # from the end of the chain: make before break
         wiring = _wire(world, key, owner, function, destinations, settled, pod_names)
         wirings[function.node.key] = wiring
-        if wiring.loaded and rewiring.hop_of(world, key.namespace, function.pod).ready:
+        if wiring.loaded and wiring.ready:
             settled.add(function.node.key)
     configmaps = [w.configmap for f in functions if (w := wirings[f.node.key]).configmap]
     connections = [c for f in functions for c in wirings[f.node.key].connections]
@@ -317,12 +317,14 @@ def _deploy(
 @attrs.frozen
 class _Wiring:
     """One function's ``ethcrl`` ConfigMap (None: not yet), its connections, and whether it
-    runs with its final config (``loaded``) or is still to be switched (``pending``)."""
+    runs with its final config (``loaded``) or is still to be switched (``pending``), and
+    whether its Pod is Ready."""
 
     configmap: dict[str, Any] | None = attrs.field(hash=False)
     connections: tuple[ConnectionPlan, ...]
     loaded: bool
     pending: bool
+    ready: bool
     waiting_for: tuple[str, ...] = ()
 
 
@@ -388,7 +390,7 @@ def _wire(
     configmap = (
         None if config is None else connection_configmap(owner, function.node.key, name, config)
     )
-    return _Wiring(configmap, connections, loaded, pending, tuple(waiting_for))
+    return _Wiring(configmap, connections, loaded, pending, hop.ready, tuple(waiting_for))
 
 
 def _owned(world: World, key: ObjectKey, owner: Owner) -> list[ObjectKey]:
@@ -461,9 +463,7 @@ def _held(
     shown = [p.message for p in problems if not p.waiting] if invalid else []
     message = summarize(shown or ["waiting for " + p.message for p in problems], limit=5)
     kept = tuple(
-        _kept(stored.body, k)
-        for k in sorted(world.inventory_of(key))
-        if (stored := world.get(k)) is not None and owned_by(stored.body, owner)
+        _kept(stored.body, k) for k in _owned(world, key, owner) if (stored := world.get(k))
     )
     plan = _plan_without_objects(key, state, message, dataflow, problems, kept)
     return attrs.evolve(plan, service_account=held.account, questions=held.questions)

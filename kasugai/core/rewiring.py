@@ -31,6 +31,7 @@ from typing import Any
 import attrs
 
 from kasugai.core import names
+from kasugai.core.diff import object_key
 from kasugai.core.events import ObjectKey
 from kasugai.core.model import PodFacts
 from kasugai.core.status import condition
@@ -95,11 +96,6 @@ def waiting_reason(world: World, namespace: str, function_key: str, pod: str) ->
     return f"Rewiring: {why}; keeping the last published address"
 
 
-def _key(obj: Mapping[str, Any]) -> ObjectKey:
-    meta = obj.get("metadata") or {}
-    return ObjectKey(str(obj.get("kind", "")), str(meta.get("namespace") or ""), str(meta["name"]))
-
-
 def leaving(
     world: World,
     dataflow: ObjectKey,
@@ -108,7 +104,7 @@ def leaving(
 ) -> list[ObjectKey]:
     """The objects of the functions that left the chain and whose Pod is still there: the
     DataFlow's own observed objects, no longer desired, of a function key with such a Pod."""
-    wanted = {_key(obj) for obj in desired}
+    wanted = {object_key(obj) for obj in desired}
     gone = {k: _function_key(world, k) for k in owned if k not in wanted and world.get(k)}
     running = {function for k, function in gone.items() if k.kind == "Pod" and function}
     return sorted(k for k, function in gone.items() if function in running)

@@ -18,7 +18,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -242,41 +242,44 @@ class Supervisor:
 
     async def _watch_inputs(self) -> None:
         """Feed edits of the input directory to the reconciler; a failed watch is restarted."""
-        while not self._stop.is_set():
-            try:
-                async for paths in self._inputs.changes(self._stop):
-                    events, errors = self._inputs.reload(paths)
-                    for error in errors:
-                        log.error("input not applied; keeping the last good version", error=error)
-                    self._input_problems = errors
-                    log.info("inputs changed", files=[str(p) for p in paths], events=len(events))
-                    self._inbox.put_nowait(events)
-            except (OSError, RuntimeError) as error:
-                log.error("input watch failed; restarting it", error=str(error))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), WATCH_RESTART_SECONDS)
+        await self._restarting("input watch", self._follow_inputs)
+
+    async def _follow_inputs(self) -> None:
+        async for paths in self._inputs.changes(self._stop):
+            events, errors = self._inputs.reload(paths)
+            for error in errors:
+                log.error("input not applied; keeping the last good version", error=error)
+            self._input_problems = errors
+            log.info("inputs changed", files=[str(p) for p in paths], events=len(events))
+            self._inbox.put_nowait(events)
 
     async def _watch_loaded(self) -> None:
         """Queue the Pods whose sidecar reported a loaded config (``<ns>/<pod>.config``)."""
-        root = self.settings.state.loaded
+        await self._restarting("loaded-config watch", self._follow_loaded)
+
+    async def _follow_loaded(self) -> None:
+        async for changes in watchfiles.awatch(
+            self.settings.state.loaded,
+            watch_filter=lambda change, path: (
+                path.endswith(".config") and change != watchfiles.Change.deleted
+            ),
+            debounce=LOADED_DEBOUNCE_MS,
+            step=LOADED_STEP_MS,
+            stop_event=self._stop,
+        ):
+            for _, path in changes:
+                name = Path(path)
+                self._inbox.put_nowait(
+                    ObjectKey("Pod", name.parent.name, name.name.removesuffix(".config"))
+                )
+
+    async def _restarting(self, what: str, follow: Callable[[], Awaitable[None]]) -> None:
+        """Run ``follow`` until the supervisor stops; a failure restarts it after a pause."""
         while not self._stop.is_set():
             try:
-                async for changes in watchfiles.awatch(
-                    root,
-                    watch_filter=lambda change, path: (
-                        path.endswith(".config") and change != watchfiles.Change.deleted
-                    ),
-                    debounce=LOADED_DEBOUNCE_MS,
-                    step=LOADED_STEP_MS,
-                    stop_event=self._stop,
-                ):
-                    for _, path in changes:
-                        name = Path(path)
-                        self._inbox.put_nowait(
-                            ObjectKey("Pod", name.parent.name, name.name.removesuffix(".config"))
-                        )
+                await follow()
             except (OSError, RuntimeError) as error:
-                log.error("loaded-config watch failed; restarting it", error=str(error))
+                log.error(f"{what} failed; restarting it", error=str(error))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), WATCH_RESTART_SECONDS)
 
