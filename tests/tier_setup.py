@@ -4,9 +4,10 @@ after collection, outside every test's timeout, with a cold build's progress sho
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -49,3 +50,21 @@ def tier_hooks(
         prepare_once(session, folder, key, prepare)
 
     return modifyitems, finish
+
+
+class _Tier(Protocol):
+    @property
+    def processes(self) -> list[Any]: ...
+
+    def stop(self) -> None: ...
+
+
+@contextlib.contextmanager
+def stopped_after(tier: _Tier, what: str) -> Iterator[None]:
+    """Stop ``tier`` when the block ends, however it ends, and fail if a process of it is left."""
+    try:
+        yield
+    finally:
+        tier.stop()
+        alive = [p.name for p in tier.processes if p.group_alive()]
+        assert not alive, f"still running after {what} was stopped: {alive}"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
-from tier_setup import tier_hooks
+from tier_setup import stopped_after, tier_hooks
 
 from kasugai.testing import EphemeralCluster, install_crds, leftover_process_groups
 from kasugai.testing.tenants import install_tenant
@@ -78,14 +78,10 @@ def cluster(
     """etcd and kube-apiserver on 127.0.0.1 with kasugai's CRDs Established; stopped, and
     checked gone, at the end of the session."""
     started = EphemeralCluster.start(testcluster_binaries, tmp_path_factory.mktemp("cluster"))
-    try:
+    with stopped_after(started, "the cluster"):
         with started.api_client() as admin:
             install_crds(admin, CRD_DIR)
         yield started
-    finally:
-        started.stop()
-        alive = [p.name for p in started.processes if p.group_alive()]
-        assert not alive, f"still running after the cluster was stopped: {alive}"
 
 
 @pytest.fixture(scope="session")

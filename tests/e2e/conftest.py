@@ -22,7 +22,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from tier_setup import tier_hooks
+from tier_setup import stopped_after, tier_hooks
 
 from kasugai.testing.images import ImageBuildError, build_images
 from kasugai.testing.node import EphemeralNode, NodeInputs, NodeInputsError, prepare_node_inputs
@@ -108,9 +108,5 @@ def node(
     except BaseException:
         started.stop()
         raise
-    try:
+    with stopped_after(started, "the node tier"):
         yield started
-    finally:
-        started.stop()
-        alive = [p.name for p in started.processes if p.group_alive()]
-        assert not alive, f"still running after the node tier was stopped: {alive}"

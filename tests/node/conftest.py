@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from node_workloads import start_node
-from tier_setup import tier_hooks
+from tier_setup import stopped_after, tier_hooks
 
 from kasugai.testing.node import EphemeralNode, NodeInputs, NodeInputsError, prepare_node_inputs
 
@@ -56,9 +56,5 @@ def node(
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():  # the figure the tier is judged by, shown live
         print(f"\nnode tier: Ready {started.ready_seconds:.1f} s after start", flush=True)
-    try:
+    with stopped_after(started, "the node tier"):
         yield started
-    finally:
-        started.stop()
-        alive = [p.name for p in started.processes if p.group_alive()]
-        assert not alive, f"still running after the node tier was stopped: {alive}"
