@@ -382,6 +382,7 @@ def _wire(
             reasons.get(c.to.function_key, reason or _HELD)
             if state == lifecycle.REWIRING
             else reason,
+            function.entry.tx_protocol,
         )
         for c, dest in known
     )

@@ -50,6 +50,7 @@ class ConnectionPlan:
     state: str
     destination: str
     reason: str = ""
+    protocol: str = ""  # what the source sends on it (its config entry's txProtocol)
 
     @property
     def subject(self) -> str:
@@ -165,6 +166,7 @@ def dataflow_status(
             "published": c.state == PUBLISHED,
             "state": c.state,
             **({"reason": c.reason} if c.reason else {}),
+            **({"protocol": c.protocol} if c.protocol else {}),
         }
         for c in connections
     ]
