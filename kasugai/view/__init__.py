@@ -1,0 +1,1 @@
+"""Pictures of a chain for people: the chain model, scraped hop figures, graph formats, the page."""
