@@ -110,7 +110,8 @@ class NextHopFollower:
 
     def _report_unusable(self, path: Path, error: ConfigError) -> None:
         if not self._loaded_once:
-            self._router.unroute(str(error))  # requests get NG saying why
+            # Requests get NG saying why; a config yet to be rendered is waited for a little.
+            self._router.unroute(str(error), awaiting_config=isinstance(error, ConfigMissing))
             if isinstance(error, ConfigMissing):  # normal until the sidecar's first render
                 log.warning("load config", path=str(path), found=False, reason=str(error))
             else:
