@@ -40,9 +40,12 @@ __all__ = [
     "Edit",
     "Load",
     "add_second_type_version",
+    "chain_text",
     "check",
     "edit_chain",
+    "function_key",
     "rounds_of_edits",
+    "type_version",
 ]
 
 BASE = ("plus", "minus", "multiply", "divide", "average")
@@ -70,11 +73,13 @@ def rounds_of_edits(rounds: int) -> list[tuple[str, ...]]:
     return edits
 
 
-def _key(function: str) -> str:
+def function_key(function: str) -> str:
+    """``multiply`` of ``multiply@2.0.0``."""
     return function.partition("@")[0]
 
 
-def _version(function: str) -> str:
+def type_version(function: str) -> str:
+    """``2.0.0`` of ``multiply@2.0.0``; 1.0.0, the samples' version, when none is written."""
     return function.partition("@")[2] or "1.0.0"
 
 
@@ -204,9 +209,10 @@ def chain_text(text: str, keys: Sequence[str]) -> str:
     spec = chain["spec"]
     functions = {**spec["functions"]}
     spec["functions"] = {
-        _key(k): {**functions[_key(k)], "version": _version(k)} for k in ("send", *keys, "rcv")
+        function_key(k): {**functions[function_key(k)], "version": type_version(k)}
+        for k in ("send", *keys, "rcv")
     }
-    spec["connections"] = connected_in_order(("send", *map(_key, keys), "rcv"))
+    spec["connections"] = connected_in_order(("send", *map(function_key, keys), "rcv"))
     return yaml.safe_dump(chain, sort_keys=False)
 
 
@@ -230,14 +236,14 @@ def complete(run: LocalRun, keys: Sequence[str]) -> bool:
         c["type"] == "Rewired" and c["status"] == "True" for c in status.get("conditions", [])
     )
     hops = [(c["from"], c["to"]) for c in status.get("connections", [])]
-    chain = ("send", *map(_key, keys), "rcv")
+    chain = ("send", *map(function_key, keys), "rcv")
     pods = run.pods()
     return (
         status.get("status") == "Deployed"
         and rewired
         and hops == list(itertools.pairwise(chain))
         and set(pods) == set(chain)
-        and all(_runs_version(pods[_key(k)], _version(k)) for k in keys)
+        and all(_runs_version(pods[function_key(k)], type_version(k)) for k in keys)
     )
 
 
@@ -295,14 +301,14 @@ def check(
 def _allowed(request: Sent, first: Sequence[str], edits: Sequence[Edit]) -> dict[str, Any]:
     """The chains a request may have gone through: the one in force from its sending to its
     answer; across an edit, any path along connections of the chains before and after it."""
-    chains = [tuple(map(_key, first))]
+    chains = [tuple(map(function_key, first))]
     for edit in edits:
         if edit.started > request.answered:
             break
         if edit.started <= request.answered and request.sent <= edit.completed:
-            chains.append(tuple(map(_key, edit.chain)))  # the edit was under way meanwhile
+            chains.append(tuple(map(function_key, edit.chain)))  # the edit was under way meanwhile
         elif edit.completed < request.sent:
-            chains = [tuple(map(_key, edit.chain))]
+            chains = [tuple(map(function_key, edit.chain))]
     if len(chains) == 1:
         return {"exact": {chains[0]}, "edges": set()}
     edges = {pair for chain in chains for pair in itertools.pairwise(("send", *chain, "rcv"))}
