@@ -111,8 +111,13 @@ class Router:
         await route.channel.close()
         log.info("closed old channel", address=route.hop.target)
 
-    async def forward(self, request: operator_pb2.OperateRequest, timeout: float) -> Outcome:
-        """Send ``request`` to the next hop; any failure becomes an NG outcome with a reason."""
+    async def forward(
+        self,
+        request: operator_pb2.OperateRequest,
+        timeout: float,
+        metadata: tuple[tuple[str, str], ...] = (),
+    ) -> Outcome:
+        """Send ``request`` with ``metadata`` to the next hop; a failure is an NG with a reason."""
         route = self._route
         if route is None:
             return Outcome(operator_pb2.NG, f"{self._name}: {self._no_route_reason}")
@@ -127,7 +132,7 @@ class Router:
                     f"{self._name}: next hop {address} failed: UNAVAILABLE: "
                     f"not reachable within {min(READY_SECONDS, timeout):g} s",
                 )
-            call = route.stub.Operate(request, timeout=timeout)
+            call = route.stub.Operate(request, timeout=timeout, metadata=metadata)
             response = await call
             reason = reason_from(await call.trailing_metadata())
         except grpc.aio.AioRpcError as error:
