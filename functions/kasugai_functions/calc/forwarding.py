@@ -126,8 +126,13 @@ class Router:
         await route.channel.close()
         log.info("closed old channel", address=route.hop.target)
 
-    async def forward(self, request: operator_pb2.OperateRequest, timeout: float) -> Outcome:
-        """Send ``request`` to the next hop; any failure becomes an NG outcome with a reason.
+    async def forward(
+        self,
+        request: operator_pb2.OperateRequest,
+        timeout: float,
+        metadata: tuple[tuple[str, str], ...] = (),
+    ) -> Outcome:
+        """Send ``request`` with ``metadata`` to the next hop; a failure is an NG with a reason.
 
         A call refused by a next hop that is stopping (see ``_REFUSED``) is sent once more: on
         the route installed meanwhile, or on the same one once it is back. That is what makes a
@@ -140,15 +145,19 @@ class Router:
         route = self._route
         if route is None:
             return Outcome(operator_pb2.NG, f"{self._name}: {self._no_route_reason}")
-        outcome = await self._call(route, request, timeout)
+        outcome = await self._call(route, request, timeout, metadata)
         if not outcome.refused:
             return outcome
         retry = self._route or route
         log.info("next hop refused the call, once more", address=retry.hop.target)
-        return await self._call(retry, request, timeout)
+        return await self._call(retry, request, timeout, metadata)
 
     async def _call(
-        self, route: _Route, request: operator_pb2.OperateRequest, timeout: float
+        self,
+        route: _Route,
+        request: operator_pb2.OperateRequest,
+        timeout: float,
+        metadata: tuple[tuple[str, str], ...],
     ) -> Outcome:
         route.in_flight += 1
         route.idle.clear()
@@ -161,7 +170,7 @@ class Router:
                     f"{self._name}: next hop {address} failed: UNAVAILABLE: "
                     f"not reachable within {min(READY_SECONDS, timeout):g} s",
                 )
-            call = route.stub.Operate(request, timeout=timeout)
+            call = route.stub.Operate(request, timeout=timeout, metadata=metadata)
             response = await call
             reason = reason_from(await call.trailing_metadata())
         except grpc.aio.AioRpcError as error:
