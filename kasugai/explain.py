@@ -46,7 +46,7 @@ _NOT_FOUND = re.compile(rf"^(?:(.*?): )?(\w+) ({_NAME})/({_NAME}) not found$")
 _CONFLICT = re.compile(rf"^(\w+) ({_NAME})/({_NAME}) already exists and is not this DataFlow's")
 _OBJECT = re.compile(rf"(ConfigMap|FunctionType|FunctionChain|DataFlow) ({_NAME})/({_NAME}):? ")
 _REWIRING = re.compile(r"^Rewiring: waiting for (\S+) to (start|be Ready|load its next hop)")
-_INSUFFICIENT = re.compile(r"Insufficient ([A-Za-z0-9./_-]+)")
+_INSUFFICIENT = re.compile(r"Insufficient ([A-Za-z0-9/_-]+(?:\.[A-Za-z0-9/_-]+)*)")
 _IMAGE_REASONS = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName"})
 _CRASH_REASONS = frozenset(
     {"CrashLoopBackOff", "RunContainerError", "CreateContainerError", "CreateContainerConfigError"}
