@@ -445,7 +445,9 @@ def _connection_causes(
     status: Mapping[str, Any], pods_by_function: Mapping[str, str], source: str
 ) -> list[Cause]:
     causes = []
-    for connection in _list(status.get("connections")):
+    # A chain is rewired from its end towards its start: the last connection waits for nothing
+    # further down, so it is the root and comes first.
+    for connection in reversed(_list(status.get("connections"))):
         connection = _map(connection)
         if connection.get("published") is True:
             continue
