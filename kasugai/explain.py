@@ -560,6 +560,7 @@ def explain(
         and ready == len(pods)
         and len(pods) >= len(functions)
         and published == len(connections)
+        and not causes  # e.g. a sidecar that failed to render on a Pod that is Ready
     )
     if state == "Deployed" and not healthy and not causes:
         causes.append(

@@ -44,6 +44,14 @@ UNSCHEDULABLE = (
     "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. preemption: 0/1 nodes are "
     "available: 1 No preemption victims found for incoming pod."
 )
+# What docs/operations.md tells users to bind: reading is all explain does.
+READER_ROLE = {
+    "metadata": {"name": "kasugai-explain"},
+    "rules": [
+        {"apiGroups": ["example.com"], "resources": ["dataflows"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["pods", "events"], "verbs": ["list"]},
+    ],
+}
 
 
 def _explain(
@@ -95,7 +103,7 @@ def _break_config(objects: list[dict[str, Any]], function: str) -> dict[str, Any
 
 
 def test_explain_walks_the_calc_sample_through_each_waiting_reason(
-    cluster: EphemeralCluster, kube: client.ApiClient, shared_namespace: str
+    cluster: EphemeralCluster, kube: client.ApiClient, shared_namespace: str, tmp_path: Path
 ) -> None:
     namespace = shared_namespace
     missing = _explain(cluster, namespace)
@@ -202,6 +210,26 @@ def test_explain_walks_the_calc_sample_through_each_waiting_reason(
     wait_for(lambda: _explain(cluster, namespace).returncode == 0, "explain to exit 0")
     done = _explain(cluster, namespace)
     assert done.stdout.startswith(f"DataFlow {namespace}/{NAME}: Deployed\nHealthy: 6/6 Pods")
+
+    # 7. A user with only the read-only Role of docs/operations.md gets the same answer.
+    reader = service_account_kubeconfig(cluster, kube, namespace, "reader", tmp_path / "reader")
+    rbac = client.RbacAuthorizationV1Api(kube)
+    rbac.create_namespaced_role(namespace, READER_ROLE)
+    rbac.create_namespaced_role_binding(
+        namespace,
+        {
+            "metadata": {"name": "kasugai-explain"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                        "name": "kasugai-explain"},
+            "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}],
+        },
+    )  # fmt: skip
+
+    def as_reader() -> subprocess.CompletedProcess[str] | None:
+        result = _explain(cluster, namespace, "--kubeconfig", str(reader))
+        return result if result.returncode == 0 else None  # RBAC takes a moment to apply
+
+    assert wait_for(as_reader, "explain to work as the reader").stdout == done.stdout
 
 
 def test_explain_shows_what_the_real_sidecar_reports_when_it_cannot_render(

@@ -183,7 +183,9 @@ def test_a_sidecar_that_failed_to_render() -> None:
     _, dataflow, pods = _deployed()
     failed = render_failed_condition("config.yaml.tmpl: template: bad: unexpected EOF")
     _pod(pods, PLUS)["status"]["conditions"][1] = failed
-    cause = next(c for c in explain(dataflow, pods).causes if c.reason == "RenderFailed")
+    result = explain(dataflow, pods)
+    assert not result.healthy  # the Pod is Running and Ready, but runs an old config
+    cause = next(c for c in result.causes if c.reason == "RenderFailed")
     assert cause.about == f"Pod {NS}/{PLUS} sidecar"
     assert "unexpected EOF" in cause.message
     assert f"kubectl logs -n {NS} {PLUS} -c sidecar" in cause.action
