@@ -6,12 +6,14 @@ exist."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from local_calc import wait_wired
 from local_samples import StartRun
 
 from kasugai.adapters.local.testing import wait_until
+from kasugai.testing.controller import KASUGAI
 
 NAMESPACE, NAME = "cpufunc-calcapp", "df-calcapp"
 
@@ -29,6 +31,15 @@ def test_explain_exits_0_once_the_local_calc_chain_is_deployed(
 
     found = json.loads(run.kasugai("explain", f"dataflow/{NAME}", "-o", "json").stdout)
     assert found["healthy"] is True and found["causes"] == []
+
+    # A journal of the same DataFlow (here the one `kasugai plan` writes): its transitions too.
+    journal = calc_sample.parent / "journal.jsonl"
+    plan = [str(KASUGAI), "plan", "-f", str(calc_sample), "--journal", str(journal)]
+    planned = subprocess.run(plan, capture_output=True, text=True, timeout=120, check=False)
+    assert journal.exists(), planned.stderr
+    with_journal = run.kasugai("explain", NAME, "--journal", str(journal))
+    assert with_journal.returncode == 0, with_journal.stderr
+    assert "Transitions (journal, newest last):\n  DataFlow: New -> " in with_journal.stdout
 
     missing = run.kasugai("explain", "nope", "-n", NAMESPACE)
     assert missing.returncode == 2
