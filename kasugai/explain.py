@@ -527,7 +527,7 @@ def explain(
         found = _pod_causes(pod, source)
         pod_name = clean(_map(pod.get("metadata")).get("name"), 300)
         warnings = _warnings(shown_events, "Pod", pod_name)
-        if warnings and all(c.reason in _GENERIC for c in found):
+        if warnings and found and all(c.reason in _GENERIC for c in found):
             found = [_event_cause(warnings[-1])]  # e.g. FailedScheduling, said only by an Event
         pod_causes += found
     absent = [

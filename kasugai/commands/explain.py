@@ -65,11 +65,10 @@ def _name(text: str) -> str:
     return name
 
 
-def _not_found(namespace: str, name: str) -> int:
+def _not_found(name: str) -> int:
+    """As kubectl says it."""
     print(
-        f'Error from server (NotFound): dataflows.example.com "{name}" not found'
-        f" in namespace {namespace!r}",
-        file=sys.stderr,
+        f'Error from server (NotFound): dataflows.example.com "{name}" not found', file=sys.stderr
     )
     return 2
 
@@ -132,7 +131,7 @@ def _read_cluster(args: argparse.Namespace, name: str) -> tuple[int, Explanation
             api = KubeApi(api_client)
             dataflow = api.get("DataFlow", namespace, name)
             if dataflow is None:
-                return _not_found(namespace, name), None
+                return _not_found(name), None
             pods, _ = api.list("Pod", namespace, f"{names.DATAFLOW_LABEL}={name}")
             pods = pods[:MAX_PODS]
             events: list[dict[str, Any]] = []
@@ -209,7 +208,7 @@ def _read_local(args: argparse.Namespace, name: str) -> tuple[int, Explanation |
         and (args.namespace is None or d.get("namespace") == args.namespace)
     ]
     if not found:
-        return _not_found(args.namespace or "default", name), None
+        return _not_found(name), None
     if len(found) > 1:
         spaces = ", ".join(sorted(str(d.get("namespace")) for d in found))
         raise InputError(f"-n/--namespace: DataFlow {name} is in several namespaces ({spaces})")

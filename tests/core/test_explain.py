@@ -235,11 +235,18 @@ def test_an_apply_failed_event_and_a_scheduler_event_only() -> None:
             "involvedObject": {"kind": "DataFlow", "name": NAME},
         },
     ]
-    result = explain(dataflow, pods, events)
+    old_news = {  # about a Pod that runs fine now: no cause
+        "type": "Warning",
+        "reason": "BackOff",
+        "message": "Back-off restarting failed container",
+        "involvedObject": {"kind": "Pod", "name": "df-calcapp-wbfunction-send-cpu-pod"},
+    }
+    result = explain(dataflow, pods, [old_news, *events])
     reasons = [(c.reason, c.about) for c in result.causes]
+    assert not any(reason == "BackOff" for reason, _ in reasons)
     assert reasons[0] == ("ApplyFailed", f"DataFlow {NAME}")
     assert ("FailedScheduling", f"Pod {PLUS}") in reasons
-    assert len(result.events) == 2
+    assert len(result.events) == 3
 
 
 def test_hostile_text_is_cleaned_and_bounded() -> None:
