@@ -9,6 +9,7 @@ runs none of them (the cluster tier writes them on a real API server, tests/clus
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core_helpers import CALC, bodies, engine_with
@@ -255,3 +256,16 @@ def test_hostile_text_is_cleaned_and_bounded() -> None:
     result = explain({"metadata": {"name": "n\x1b]0;x", "namespace": 5}, "status": "bad"})
     assert "\x1b" not in render_text(result)
     assert not result.healthy
+
+
+def test_the_command_line_errors_exit_2(tmp_path: Path, capsys: Any) -> None:
+    from kasugai.cli import main
+
+    assert main(["explain", "pods/x", "--state-dir", str(tmp_path)]) == 2
+    assert "DATAFLOW: expected NAME or dataflow/NAME" in capsys.readouterr().err
+    assert main(["explain", NAME, "--state-dir", str(tmp_path)]) == 2
+    assert "no local runtime has run with state directory" in capsys.readouterr().err
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("not: a kubeconfig\n")
+    assert main(["explain", NAME, "--cluster", "--kubeconfig", str(kubeconfig)]) == 2
+    assert "kasugai explain: error: kubeconfig:" in capsys.readouterr().err
