@@ -491,6 +491,34 @@ def _connection_causes(
     return causes
 
 
+def _controller_causes(
+    meta: Mapping[str, Any], status: Mapping[str, Any], namespace: str, name: str
+) -> list[Cause]:
+    """The status itself is missing or older than the spec: nothing else in it is current."""
+    about = f"DataFlow {namespace}/{name}"
+    if not status.get("status"):
+        return [
+            Cause(
+                about,
+                "NoStatus",
+                "no controller has written its status yet",
+                "check that kasugai's controller runs and watches this namespace "
+                "(kubectl -n kasugai-system get pods; its --namespace flags)",
+            )
+        ]
+    generation, observed = meta.get("generation"), status.get("observedGeneration")
+    if isinstance(generation, int) and isinstance(observed, int) and observed < generation:
+        return [
+            Cause(
+                about,
+                "NotObservedYet",
+                f"the status is of generation {observed}; the spec is at {generation}",
+                "wait a moment for the controller; if it lasts, check that it runs",
+            )
+        ]
+    return []
+
+
 # --- the whole chain -----------------------------------------------------------------------
 
 
@@ -518,7 +546,8 @@ def explain(
     }
     shown_events = tuple(_event(_map(e)) for e in list(events)[-MAX_EVENTS:])
 
-    causes = _input_causes(status, namespace, name)
+    causes = _controller_causes(meta, status, namespace, name)
+    causes += _input_causes(status, namespace, name)
     # An apply the API server refused is reported only by an Event on the DataFlow.
     refused = [e for e in _warnings(shown_events, "DataFlow", name) if e["reason"] == "ApplyFailed"]
     causes += [_event_cause(e) for e in refused[-1:]]

@@ -269,3 +269,14 @@ def test_the_command_line_errors_exit_2(tmp_path: Path, capsys: Any) -> None:
     kubeconfig.write_text("not: a kubeconfig\n")
     assert main(["explain", NAME, "--cluster", "--kubeconfig", str(kubeconfig)]) == 2
     assert "kasugai explain: error: kubeconfig:" in capsys.readouterr().err
+
+
+def test_a_dataflow_no_controller_has_seen() -> None:
+    fresh = explain({"metadata": {"namespace": NS, "name": NAME, "generation": 1}})
+    assert [c.reason for c in fresh.causes] == ["NoStatus"]
+    _, dataflow, pods = _deployed()
+    dataflow["metadata"]["generation"] = dataflow["status"]["observedGeneration"] = 3
+    assert explain(dataflow, pods).healthy
+    dataflow["metadata"]["generation"] = 4
+    edited = explain(dataflow, pods)
+    assert [c.reason for c in edited.causes] == ["NotObservedYet"] and not edited.healthy
