@@ -44,6 +44,7 @@ UNSCHEDULABLE = (
     "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. preemption: 0/1 nodes are "
     "available: 1 No preemption victims found for incoming pod."
 )
+READY = {"type": "Ready", "status": "True"}  # a merge patch replaces the whole list
 # What docs/operations.md tells users to bind: reading is all explain does.
 READER_ROLE = {
     "metadata": {"name": "kasugai-explain"},
@@ -186,7 +187,7 @@ def test_explain_walks_the_calc_sample_through_each_waiting_reason(
 
     # 5. Rewiring: plus now sends to multiply, whose sidecar reports an older config loaded.
     set_pod_status(kube, namespace, PLUS)
-    _pod_status(kube, namespace, MULTIPLY, {"conditions": [loaded_condition("an older config")]})
+    _pod_status(kube, namespace, MULTIPLY, {"conditions": [READY, loaded_condition("older")]})
     chain = next(o for o in inputs if o["kind"] == "FunctionChain")
     drop_minus(chain)
     apply_objects(kube, [chain])
@@ -206,7 +207,7 @@ def test_explain_walks_the_calc_sample_through_each_waiting_reason(
 
     # 6. multiply's sidecar reports what is published: the chain is Deployed and healthy.
     loaded = loaded_condition(_published(kube, namespace, MULTIPLY))
-    _pod_status(kube, namespace, MULTIPLY, {"conditions": [loaded]})
+    _pod_status(kube, namespace, MULTIPLY, {"conditions": [READY, loaded]})
     wait_for(lambda: _explain(cluster, namespace).returncode == 0, "explain to exit 0")
     done = _explain(cluster, namespace)
     assert done.stdout.startswith(f"DataFlow {namespace}/{NAME}: Deployed\nHealthy: 6/6 Pods")
