@@ -583,6 +583,7 @@ def explain(
     connections = [_map(c) for c in _list(status.get("connections"))]
     published = sum(c.get("published") is True for c in connections)
     ready = sum(_pod_ok(p) for p in pods)
+    expected = max(len(pods), len(functions))  # a Pod leaving the chain still counts, until gone
     healthy = (
         state == "Deployed"
         and bool(pods)
@@ -596,7 +597,7 @@ def explain(
             Cause(
                 f"DataFlow {namespace}/{name}",
                 "NotObserved",
-                f"{ready}/{len(functions)} Pods Running and Ready",
+                f"{ready}/{expected} Pods Running and Ready",
                 "the Pods' status is not what the DataFlow's says yet: run explain again shortly",
             )
         )
@@ -610,7 +611,7 @@ def explain(
         events=shown_events[-10:],
         transitions=tuple(_transition(_map(t)) for t in list(transitions)[-10:]),
         summary=(
-            f"{ready}/{len(functions)} Pods Running and Ready, "
+            f"{ready}/{expected} Pods Running and Ready, "
             f"{published}/{len(connections)} connections published"
         ),
     )
