@@ -8,6 +8,11 @@ towards this Pod only once it has loaded its own next hop (``kasugai/core/rewiri
 Reporting never holds a reload back: it runs on its own task, and the blocking client call in a
 thread. Only the newest config counts: a failed patch is logged, counted and retried with
 jittered backoff, each time with the newest config, until one gets through.
+
+A config the sidecar could not render (rejected, or a template that failed) is reported too: the
+condition turns False with reason ``RenderFailed`` and the error as its message, so that
+``kasugai explain`` and ``kubectl describe pod`` say why the function did not get its next hop.
+The controller reads a False condition as "nothing loaded" and keeps the upstream where it was.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import structlog
 
 from kasugai.adapters.kube.api import error_message
 from kasugai.backoff import Backoff
+from kasugai.core import names
 from kasugai.core.rewiring import loaded_condition
+from kasugai.core.status import condition
 from kasugai_sidecar.observability import LOADED_REPORTS
 
 log = structlog.get_logger("kasugai_sidecar.loaded_report")
@@ -30,12 +37,26 @@ RETRY = Backoff(initial=0.5, maximum=30.0, jitter=0.2)
 REQUEST_TIMEOUT_S = (10, 30)  # connect, read
 
 Patch = Callable[[dict[str, Any]], None]  # sends one Pod status patch; raises on failure
+RENDER_FAILED = "RenderFailed"
+MESSAGE_LIMIT = 1024  # of the error in the condition: a Pod status is no place for a log
+
+
+def render_failed_condition(error: str) -> dict[str, str]:
+    """The Pod condition saying the sidecar could not render the function's config."""
+    text = " ".join(error.split())
+    if len(text) > MESSAGE_LIMIT:
+        text = text[: MESSAGE_LIMIT - 3] + "..."
+    return condition(names.CONNECTION_LOADED_CONDITION, False, RENDER_FAILED, text)
 
 
 def status_patch(config: str) -> dict[str, Any]:
     """A strategic merge patch of the Pod's status: its conditions merge by ``type``, so this
     one replaces only kasugai's own condition and leaves the kubelet's alone."""
-    return {"status": {"conditions": [loaded_condition(config)]}}
+    return condition_patch(loaded_condition(config))
+
+
+def condition_patch(found: dict[str, str]) -> dict[str, Any]:
+    return {"status": {"conditions": [found]}}
 
 
 def pod_status_patcher(
@@ -61,13 +82,18 @@ class LoadedReporter:
     def __init__(self, patch: Patch, retry: Backoff = RETRY) -> None:
         self._patch = patch
         self._retry = retry
-        self._wanted: str | None = None
-        self._reported: str | None = None
+        self._wanted: dict[str, str] | None = None  # the condition to report
+        self._reported: dict[str, str] | None = None
         self._changed = asyncio.Event()
 
     def report(self, config: str) -> None:
         """The function runs with ``config`` (``data.config``, exactly) now."""
-        self._wanted = config
+        self._wanted = loaded_condition(config)
+        self._changed.set()
+
+    def report_failure(self, error: str) -> None:
+        """The newest config could not be rendered (``error`` says why)."""
+        self._wanted = render_failed_condition(error)
         self._changed.set()
 
     async def run(self) -> None:
@@ -75,10 +101,10 @@ class LoadedReporter:
         while True:
             await self._changed.wait()
             self._changed.clear()
-            config = self._wanted
-            if config is None or config == self._reported:
+            wanted = self._wanted
+            if wanted is None or wanted == self._reported:
                 continue
-            body = status_patch(config)
+            body = condition_patch(wanted)
             try:
                 await asyncio.to_thread(self._patch, body)
             except Exception as err:  # any failure is retried; the sidecar goes on reloading
@@ -95,6 +121,6 @@ class LoadedReporter:
                 self._changed.set()  # retry, with the newest config by then
                 continue
             failures = 0
-            self._reported = config
+            self._reported = wanted
             LOADED_REPORTS.labels("reported").inc()
             log.info("reported the loaded config", condition=body["status"]["conditions"][0])

@@ -69,6 +69,7 @@ class Sidecar:
         self.data: Any = None  # the last good config, as templates see it
         self.last_text: str | None = None
         self.accepted_text: str | None = None  # the text ``data`` was decoded from
+        self.render_error = ""  # why the last render failed ("": it did not)
         self.dirty = asyncio.Event()
         self.stop = asyncio.Event()
         self.signaller = ReloadSignaller(
@@ -99,6 +100,7 @@ class Sidecar:
             CONFIG_UPDATES.labels("rejected").inc()
             RENDER_ERRORS.labels("config").inc()
             log.error("config rejected; keeping the last good files", problems=err.problems)
+            self._report_failure(f"config rejected: {'; '.join(map(str, err.problems))}")
             return
         CONFIG_UPDATES.labels("accepted").inc()
         log.info("config accepted", ips=config.ips, ports=[p.port for p in config.ports])
@@ -123,7 +125,7 @@ class Sidecar:
         in a file for the local runtime, on the Pod's status in a cluster."""
         if text is None:
             return
-        if self.reporter is not None:
+        if self.reporter is not None and not self.render_error:  # else it reports the failure
             self.reporter.report(text)
         path = self.settings.loaded_file
         if path is None:
@@ -132,6 +134,11 @@ class Sidecar:
             write_atomically(path, text)
         except OSError as err:
             log.error("cannot report the loaded config", path=str(path), error=str(err))
+
+    def _report_failure(self, error: str) -> None:
+        """In a cluster, the Pod's condition says the newest config could not be rendered."""
+        if self.reporter is not None:
+            self.reporter.report_failure(error)
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -243,6 +250,9 @@ class Sidecar:
                     template=str(failure.template),
                     reason=failure.reason,
                 )
+            self.render_error = "; ".join(f"{f.template.name}: {f.reason}" for f in result.failures)
+            if self.render_error:
+                self._report_failure(self.render_error)
             if result.changed:
                 RELOADS.inc()
                 log.info("rendered", files=[str(p) for p in result.changed])
