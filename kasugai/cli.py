@@ -23,6 +23,7 @@ from kasugai.commands import (
     demo,
     diff,
     down,
+    graph,
     logs,
     plan,
     replay,
@@ -34,7 +35,20 @@ from kasugai.commands import exec as exec_command
 from kasugai.core import faults
 from kasugai.runtime_env import configure_logging
 
-COMMANDS = (plan, diff, up, down, status, logs, exec_command, demo, send_video, replay, controller)
+COMMANDS = (
+    plan,
+    diff,
+    graph,
+    up,
+    down,
+    status,
+    logs,
+    exec_command,
+    demo,
+    send_video,
+    replay,
+    controller,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
