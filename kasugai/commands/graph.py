@@ -114,7 +114,7 @@ def _from_state_dir(args: argparse.Namespace) -> list[dict[str, Any]]:
     snapshot = read_snapshot(state)
     if snapshot is None:
         raise NotFound(
-            f"no local runtime has run with state directory {state.root}; start one with "
+            f"error: no local runtime has run with state directory {state.root}; start one with "
             "`kasugai up DIR`, or draw files with -f or the cluster with --cluster"
         )
     if holder(state) is None:
@@ -183,7 +183,7 @@ def _pick(objects: Sequence[dict[str, Any]], args: argparse.Namespace) -> list[C
         if not chains:
             where = f" in namespace {args.namespace}" if args.namespace else ""
             source = "the files given" if args.filename else "the local runtime's state"
-            raise NotFound(f'DataFlow "{args.dataflow}" not found{where} in {source}')
+            raise NotFound(f'error: DataFlow "{args.dataflow}" not found{where} in {source}')
     return chains
 
 
