@@ -24,6 +24,7 @@ from typing import Any
 
 from kasugai.adapters.files import InputError
 from kasugai.commands.common import add_plan_options, plan_options, report_errors
+from kasugai.core import names
 from kasugai.view.chain import Chain, chain_from_dataflow, chain_to_json
 from kasugai.view.figures import METRICS_PORT, HopSampler, metrics_url, scrape
 from kasugai.view.render_dot import render_dot
@@ -95,6 +96,11 @@ def _check_sources(args: argparse.Namespace) -> None:
         )
     if (args.context or args.kubeconfig) and not args.cluster:
         raise InputError("--kubeconfig and --context need --cluster")
+    # Both go into the API's URL path with --cluster: only a name may, nothing like "../x".
+    for what, value in (("DATAFLOW", args.dataflow), ("--namespace", args.namespace)):
+        problem = value is not None and names.dns1123_subdomain_problem(what, value)
+        if problem:
+            raise InputError(problem)
 
 
 def _from_files(args: argparse.Namespace) -> tuple[list[dict[str, Any]], bool]:
@@ -141,6 +147,17 @@ def _api_client(kubeconfig: str, context: str | None) -> Any:
     return client.ApiClient(configuration), namespace
 
 
+def _reason(error: Any) -> str:
+    """The reason of the API server's Status (``Forbidden``), as kubectl shows it."""
+    from kasugai.core import bounded
+
+    try:
+        reason = bounded.load_json(error.body or "{}").get("reason")
+    except (ValueError, AttributeError):
+        reason = None
+    return reason if isinstance(reason, str) and reason.isalpha() else str(error.reason)
+
+
 def _from_cluster(args: argparse.Namespace) -> list[dict[str, Any]]:
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config import ConfigException
@@ -169,7 +186,7 @@ def _from_cluster(args: argparse.Namespace) -> list[dict[str, Any]]:
                 return [found]
             return api.list("DataFlow", namespace)[0]
     except ApiException as error:
-        raise NotFound(f"Error from server ({error.reason}): {error_message(error)}") from error
+        raise NotFound(f"Error from server ({_reason(error)}): {error_message(error)}") from error
     except REQUEST_ERRORS as error:
         raise NotFound(f"error: the cluster: {error_message(error)}") from error
 
@@ -201,6 +218,8 @@ def sample_figures(
             url = metrics_url(node.address, port)
             if url is not None:
                 urls[f"{number}/{node.key}"] = url
+    if not urls:  # nothing to ask (a plan has no addresses): no figures, and no wait
+        return list(chains)
     sampler = HopSampler(clock=time.monotonic)
     sampler.figures(scrape(urls))
     sleep(interval)

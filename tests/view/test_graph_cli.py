@@ -102,6 +102,8 @@ def test_a_dataflow_that_is_not_there_exits_1_and_says_where_it_looked(tmp_path:
         (["--context", "kind", "-f", str(CALC)], "--kubeconfig and --context need --cluster"),
         (["-o", "png", "-f", str(CALC)], "invalid choice: 'png'"),
         (["-f", "/no/such/path"], "/no/such/path"),
+        (["../../api/v1/secrets", "--cluster"], "DATAFLOW '../../api/v1/secrets' is not a valid"),
+        (["-n", "a/b", "-f", str(CALC)], "--namespace 'a/b' is not a valid name"),
     ],
 )
 def test_usage_and_input_errors_exit_2(args: list[str], message: str) -> None:
