@@ -123,13 +123,22 @@ def _from_state_dir(args: argparse.Namespace) -> list[dict[str, Any]]:
             f"error: no local runtime has run with state directory {state.root}; start one with "
             "`kasugai up DIR`, or draw files with -f or the cluster with --cluster"
         )
+    supervisor = snapshot.get("supervisor")
+    phase = supervisor.get("phase") if isinstance(supervisor, dict) else None
+    stopped = False
     if holder(state) is None:
         print(f"no supervisor running (state {state.root}): last known state", file=sys.stderr)
+        # As `kasugai status`: after `down` nothing runs, whatever the last plan said.
+        stopped = phase in ("Stopped", "Failed")
     found = []
     for entry in snapshot.get("dataflows") or []:
-        if isinstance(entry, dict):
-            meta = {"namespace": entry.get("namespace"), "name": entry.get("name")}
-            found.append({"kind": "DataFlow", "metadata": meta, "status": entry.get("status")})
+        if not isinstance(entry, dict):
+            continue
+        status = entry.get("status")
+        if stopped and isinstance(status, dict):
+            status = {**status, "status": "Stopped", "message": "no supervisor running"}
+        meta = {"namespace": entry.get("namespace"), "name": entry.get("name")}
+        found.append({"kind": "DataFlow", "metadata": meta, "status": status})
     return found
 
 

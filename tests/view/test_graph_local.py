@@ -96,3 +96,14 @@ def test_metrics_put_each_hops_rate_on_the_chain_while_numbers_flow(run: LocalRu
     labels = {source.split(" ")[0]: label for source, _, label in drawn.labelled()}
     for key in OPERATORS:
         assert " req/s, " in labels[key] and labels[key].endswith(" NG"), labels
+
+
+def test_after_down_the_last_known_chain_is_drawn_as_stopped(run: LocalRun) -> None:
+    down = run.down()
+    assert down.returncode == 0, down.stderr
+    found = run.kasugai("graph", "df-calcapp", "-o", "json")
+    assert found.returncode == 0
+    assert "no supervisor running" in found.stderr
+    chain = json.loads(found.stdout)
+    assert chain["status"] == "Stopped"
+    assert [n["key"] for n in chain["nodes"]] == CALC_KEYS
