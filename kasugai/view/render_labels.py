@@ -2,12 +2,13 @@
 
 Each format escapes these its own way; here they are plain text. Names, addresses and states come
 from a status anyone in the namespace may have written, so they are cut to a length a picture can
-hold and control characters (a terminal's escape sequences among them) are replaced.
+hold, and characters that hide or move text (a terminal's escape sequences, bidirectional
+overrides, line separators) are replaced.
 """
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 from kasugai.view.chain import Chain, Edge, HopFigures, Node
@@ -24,8 +25,10 @@ __all__ = [
 ]
 
 _MAX_TEXT = 120
-# C0 and C1 controls, DEL, and the code points XML 1.0 forbids (surrogates, U+FFFE/U+FFFF).
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Controls (a terminal's escapes), format characters (bidirectional overrides, zero widths),
+# surrogates and line or paragraph separators: none belongs in a label, and XML cannot hold some.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_NONCHARACTERS = frozenset("\ufffe\uffff")
 
 # A phase's colour in every format (rich, Mermaid classDef, DOT, SVG); anything else is grey.
 PHASE_COLOURS = {
@@ -39,9 +42,15 @@ PHASE_COLOURS = {
 
 
 def plain(text: str) -> str:
-    """``text`` safe to show anywhere: no control characters, at most 120 characters."""
-    text = _UNPRINTABLE.sub("\N{REPLACEMENT CHARACTER}", text)
-    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    """``text`` safe to show anywhere: no hidden characters, at most 120 characters."""
+    long = len(text) > _MAX_TEXT
+    text = "".join(
+        "\N{REPLACEMENT CHARACTER}"
+        if c in _NONCHARACTERS or unicodedata.category(c) in _HIDDEN
+        else c
+        for c in (text[: _MAX_TEXT - 1] if long else text)
+    )
+    return text + "\N{HORIZONTAL ELLIPSIS}" if long else text
 
 
 def phase_class(phase: str) -> str:

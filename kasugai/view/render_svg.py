@@ -1,8 +1,8 @@
 """Chains as a standalone SVG, laid out by kasugai itself (no Graphviz): left to right, one band
 per DataFlow.
 
-A function's column is its longest distance from a function nothing sends to (a cycle stops
-after as many steps as there are functions); functions in one column are stacked. Each function
+A function's column is its longest distance from a function nothing sends to (an edge closing
+a cycle is drawn but not counted); functions in one column are stacked. Each function
 is one ``<g class="node">`` (a box, its key, its phase); each connection one ``<g class="edge">``
 (a path with an arrow and its label). Text is XML-escaped after ``plain`` has dropped the
 characters XML cannot hold, so any status gives a well-formed document.
@@ -31,6 +31,7 @@ _ROW_GAP = 24.0
 _MIN_COLUMN_GAP = 80.0
 _MARGIN = 20.0
 _TITLE = 28.0
+_LOOP = 36.0  # depth of the loops under a band
 _FILLS = {"green": "#d4f7d4", "yellow": "#fff3c4", "red": "#ffd6d6", "grey": "#e8e8e8"}
 _STROKES = {"green": "#2e7d32", "yellow": "#b58900", "red": "#c62828", "grey": "#777777"}
 
@@ -51,17 +52,38 @@ class _Box:
 
 
 def _columns(chain: Chain, index: dict[str, int]) -> list[int]:
-    """Each node's column: the longest path to it, bounded so that a cycle ends."""
-    column = [0] * len(chain.nodes)
-    pairs = [(index[e.source], index[e.target]) for e in chain.edges]
-    for _ in range(len(chain.nodes)):
-        changed = False
-        for source, target in pairs:
-            if source != target and column[target] < column[source] + 1:
-                column[target] = column[source] + 1
-                changed = True
-        if not changed:
-            break
+    """Each node's column: the longest path to it, not counting the edges that close a cycle
+    (found by a depth-first walk in the status's order, which is the chain's)."""
+    count = len(chain.nodes)
+    successors: list[list[int]] = [[] for _ in range(count)]
+    for edge in chain.edges:
+        successors[index[edge.source]].append(index[edge.target])
+    state = [0] * count  # 0 unseen, 1 on the walk's path, 2 done
+    order: list[int] = []  # finishing order: reversed, a topological order of the forward edges
+    forward: list[list[int]] = [[] for _ in range(count)]
+    for root in range(count):
+        if state[root]:
+            continue
+        state[root] = 1
+        stack = [(root, iter(successors[root]))]
+        while stack:  # iterative: a long chain must not exhaust Python's recursion
+            node, targets = stack[-1]
+            target = next(targets, None)
+            if target is None:
+                state[node] = 2
+                order.append(node)
+                stack.pop()
+            elif state[target] == 0:
+                forward[node].append(target)
+                state[target] = 1
+                stack.append((target, iter(successors[target])))
+            elif state[target] == 2:
+                forward[node].append(target)
+            # state 1: a back edge, closing a cycle; drawn, but not laid out by
+    column = [0] * count
+    for node in reversed(order):
+        for target in forward[node]:
+            column[target] = max(column[target], column[node] + 1)
     return column
 
 
@@ -106,19 +128,26 @@ def _node(box: _Box, key: str, phase: str, detail: str) -> str:
     )
 
 
-def _edge(source: _Box, target: _Box, label: str, published: bool) -> str:
-    x1, y1 = source.x + source.width, source.middle
-    x2, y2 = target.x, target.middle
-    if x2 <= x1:  # backwards or within a column: loop below the boxes
-        below = max(source.y, target.y) + _NODE_HEIGHT + _ROW_GAP / 2
-        x1, y1, x2, y2 = source.x + source.width / 2, source.y + _NODE_HEIGHT, target.x + 8, y2
-        path = f"M {x1:.1f} {y1:.1f} C {x1:.1f} {below:.1f}, {x2 - 40:.1f} {below:.1f}, "
+def _backwards(source: _Box, target: _Box) -> bool:
+    return target.x <= source.x + source.width
+
+
+def _edge(source: _Box, target: _Box, label: str, published: bool, below: float) -> str:
+    """A path with an arrow; one going backwards (a cycle) loops under the band at ``below``."""
+    if _backwards(source, target):
+        x1, y1 = source.x + source.width / 2, source.y + _NODE_HEIGHT
+        x2, y2 = target.x + target.width / 2, target.y + _NODE_HEIGHT
+        path = f"M {x1:.1f} {y1:.1f} C {x1:.1f} {below:.1f}, {x2:.1f} {below:.1f}, "
+        # The curve's lowest point (its middle) is 3/4 of the way down to ``below``: under it.
+        mid_x, mid_y = (x1 + x2) / 2, 0.75 * below + 0.125 * (y1 + y2) + 12
     else:
+        x1, y1 = source.x + source.width, source.middle
+        x2, y2 = target.x, target.middle
         bend = (x2 - x1) / 2
         path = f"M {x1:.1f} {y1:.1f} C {x1 + bend:.1f} {y1:.1f}, {x2 - bend:.1f} {y2:.1f}, "
+        mid_x, mid_y = (x1 + x2) / 2, (y1 + y2) / 2 - 6
     path += f"{x2:.1f} {y2:.1f}"
     dash = "" if published else ' stroke-dasharray="5 4"'
-    mid_x, mid_y = (x1 + x2) / 2, (y1 + y2) / 2 - 6
     return (
         f'<g class="edge"><path d="{path}" fill="none" stroke="#555555"{dash} '
         'marker-end="url(#arrow)"/>'
@@ -142,10 +171,12 @@ def render_svg(chains: Sequence[Chain]) -> str:
         for box, node in zip(boxes, chain.nodes, strict=True):
             detail = " ".join(p for p in (node.pod, node.address) if p)
             parts.append(_node(box, node.key, node.phase, detail or node.key))
-        for edge in chain.edges:
+        pairs = [(e, boxes[index[e.source]], boxes[index[e.target]]) for e in chain.edges]
+        if any(_backwards(source, target) for _, source, target in pairs):
+            bottom += _LOOP  # room under the boxes for the edges that close a cycle
+        for edge, source, target in pairs:
             label = edge_label(edge, chain.node(edge.source))
-            source, target = boxes[index[edge.source]], boxes[index[edge.target]]
-            parts.append(_edge(source, target, label, edge.published))
+            parts.append(_edge(source, target, label, edge.published, bottom - _ROW_GAP / 2))
         parts.append("</g>")
         title = _MARGIN + len(chain_title(chain)) * _CHAR
         right = max([right, title, *(b.x + b.width for b in boxes)])

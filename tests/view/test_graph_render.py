@@ -7,6 +7,7 @@ import itertools
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from kasugai.view.render_mermaid import render_mermaid
 from kasugai.view.render_svg import render_svg
 from kasugai.view.render_tree import render_tree
 
-from .graph_parsers import parse_dot, parse_mermaid, parse_svg
+from .graph_parsers import SVG, parse_dot, parse_mermaid, parse_svg
 
 CALC = Path(__file__).parents[1] / "fixtures" / "openkasugai" / "calc-func"
 CALC_KEYS = ["send", "plus", "minus", "multiply", "divide", "average", "rcv"]
@@ -126,6 +127,8 @@ HOSTILE = [
     "\x1b[31mred\x1b[0m",
     "#quot;",
     "&amp; ]]> <!--",
+    "evil\u202ecod.exe",  # a right-to-left override
+    "one\u2028two",  # a line separator
 ]
 
 
@@ -210,3 +213,22 @@ def test_figures_are_sampled_from_a_real_metrics_endpoint_between_two_scrapes() 
     assert (figures.requests_total, figures.errors_total) == (30, 2)
     assert sampled.nodes[1].figures is None  # no address: no figures, no error
     assert "req/s, 2 NG" in edge_label(sampled.edges[0], sampled.nodes[0])
+
+
+def test_svg_lays_a_branching_cycle_out_left_to_right_by_longest_path() -> None:
+    status = {
+        "functions": [{"key": k, "phase": "Running"} for k in ("src", "a", "b", "c", "sink")],
+        "connections": [
+            {"from": s, "to": t, "state": "Published"}
+            for s, t in [("src", "a"), ("src", "b"), ("b", "c"), ("a", "sink"), ("c", "sink"),
+                         ("sink", "src")]  # the last one closes a cycle
+        ],
+    }  # fmt: skip
+    root = ET.fromstring(render_svg([chain_from_dataflow({"status": status})]))
+    lefts = {
+        "".join(g.find(f"{SVG}text").itertext()): float(g.find(f"{SVG}rect").get("x"))
+        for g in root.iter(f"{SVG}g")
+        if g.get("class") == "node"
+    }
+    assert lefts["src"] < lefts["a"] == lefts["b"] < lefts["c"] < lefts["sink"]
+    assert len([g for g in root.iter(f"{SVG}g") if g.get("class") == "edge"]) == 6
