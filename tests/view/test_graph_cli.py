@@ -7,11 +7,16 @@ import itertools
 import json
 import os
 import pty
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter
+
+from kasugai.health_server import ProbeServer, Reply, metrics_reply
+from kasugai.view.figures import METRICS_PORT
 
 from .graph_parsers import parse_dot, parse_mermaid, parse_svg
 
@@ -153,3 +158,50 @@ def test_the_tree_is_coloured_on_a_terminal_unless_no_color_is_set() -> None:
     assert "\x1b[" in coloured and "send" in coloured
     plain = _on_a_terminal({"NO_COLOR": "1"})
     assert "\x1b[" not in plain and "send" in plain
+
+
+def test_metrics_from_the_addresses_in_a_state_dir_go_on_the_edges(tmp_path: Path) -> None:
+    """``--metrics`` end to end through the CLI: the state a supervisor left (written here, as
+    test_graph_local's real run needs the functions' own /metrics), and real HTTP servers on the
+    functions' loopback addresses at port 9464, whose counters move between the two scrapes."""
+    # An address of its own in 127.0.0.0/8: port 9464 may be taken on 127.0.0.1.
+    address = ".".join(["127", *(str(secrets.randbelow(200) + 20) for _ in range(3))])
+    registry = CollectorRegistry()
+    requests = Counter("kasugai_function_requests", "received", registry=registry)
+    replies = Counter("kasugai_function_replies", "replies", ["status"], registry=registry)
+    replies.labels("NG").inc(3)
+    server = ProbeServer(
+        address, METRICS_PORT, {"/metrics": lambda: _counting(requests, registry)}, "m"
+    )
+    functions = [
+        {"key": "plus", "pod": "plus-pod", "phase": "Running", "address": address},
+        {"key": "rcv", "pod": "rcv-pod", "phase": "Running", "address": ""},
+    ]
+    connection = {
+        "from": "plus",
+        "to": "rcv",
+        "state": "Published",
+        "destination": "x:1",
+        "protocol": "TCP",
+    }
+    status = {"status": "Deployed", "functions": functions, "connections": [connection]}
+    snapshot = {
+        "supervisor": {"phase": "Running"},
+        "dataflows": [{"namespace": "ns", "name": "df", "status": status}],
+    }
+    (tmp_path / "state.json").write_text(json.dumps(snapshot))
+    server.start()
+    try:
+        found = graph("--state-dir", str(tmp_path), "--metrics", "-o", "mermaid")
+    finally:
+        server.stop()
+    assert found.returncode == 0, found.stderr
+    [(_, _, label)] = parse_mermaid(found.stdout).edges
+    assert label.startswith("x:1 TCP; ") and label.endswith(" req/s, 3 NG")
+    assert float(label.split("; ")[1].split(" ")[0]) > 0
+
+
+def _counting(requests: Counter, registry: CollectorRegistry) -> Reply:
+    """The metrics reply, after one more handled request: every scrape sees the count move."""
+    requests.inc(7)
+    return metrics_reply(registry)
