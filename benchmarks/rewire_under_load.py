@@ -1,12 +1,13 @@
 """Topology edits of the running calc chain under continuous load, with ``kasugai up``.
 
 At each concurrency (clients on persistent gRPC connections into ``plus``), runs the calc
-sample, lets the load flow, then makes ``--rounds`` rounds of four edits (remove divide, insert
-it again, swap minus and multiply, swap them back), each waited for until complete (the DataFlow
+sample, lets the load flow, then makes ``--rounds`` rounds of five edits (remove divide, insert
+it again, swap minus and multiply, swap them back, replace multiply's type by its other
+version), each waited for until complete (the DataFlow
 Deployed and Rewired, no Pod left but the chain's). Prints requests, NG, errors, answers not of a
 chain in force, and how long the edits took to complete.
 
-    .venv/bin/python benchmarks/rewire_under_load.py [--clients 4 32] [--rounds 5]
+    .venv/bin/python benchmarks/rewire_under_load.py [--clients 4 32] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from local_samples import copy_calc  # noqa: E402
 
 from kasugai.adapters.local.testing import LocalRun, wait_until  # noqa: E402
 from kasugai.commands.demo_chain import CHAIN_FILE  # noqa: E402
-from kasugai.testing.rewire_load import BASE, EDITS, Load, check, edit_chain  # noqa: E402
+from kasugai.testing.rewire_load import (  # noqa: E402
+    BASE,
+    Load,
+    add_second_type_version,
+    check,
+    edit_chain,
+    rounds_of_edits,
+)
 
 
 def measure(clients: int, rounds: int) -> None:
@@ -35,15 +43,14 @@ def measure(clients: int, rounds: int) -> None:
     try:
         sample = copy_calc(work / "sample")
         full = (sample / CHAIN_FILE).read_text()
+        add_second_type_version(sample)
         with LocalRun(sample, work / "state", work / "up.log") as run:
             wait_wired(run)
             load = Load(f"{run.pod('plus')['address']}:8080", clients).start()
             try:
                 wait_until(lambda: len(load.sent) >= clients, "the load to flow")
                 began = time.time()
-                edits = [
-                    edit_chain(run, sample, full, chain) for _ in range(rounds) for chain in EDITS
-                ]
+                edits = [edit_chain(run, sample, full, c) for c in rounds_of_edits(rounds)]
                 wait_until(lambda: load.sent[-1].sent > edits[-1].completed, "the last chain")
                 ended = time.time()
             finally:
@@ -73,7 +80,7 @@ def measure(clients: int, rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[4, 32])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
     for clients in args.clients:
         measure(clients, args.rounds)

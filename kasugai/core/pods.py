@@ -6,6 +6,10 @@ are renamed ``cpu-container<i>`` / ``gpu-container<i>``, and get the entry's ``e
 contains ``sidecar`` is the reload sidecar: it gets no SR-IOV VF and no GPU. Extended resources
 are written as strings ("1"), the form the API server returns, so that a diff stays empty.
 
+Every Pod advertises its function's Prometheus endpoint (``/metrics`` on 9464, the default of
+every kasugai function program) with the usual ``prometheus.io/*`` annotations, unless the entry
+sets ``prometheus.io/scrape`` itself: the user's word wins, e.g. ``"false"``.
+
 Pods share the nested template values they copy through (commands, mounts, volumes...) with the
 World and with each other: copying them per Pod was most of the planning time. Desired objects
 are read-only, like event bodies.
@@ -20,9 +24,16 @@ from kasugai.core.inventory import Owner
 from kasugai.core.model import ConfigEntry, Container
 from kasugai.core.options import PlanOptions
 
-__all__ = ["build_pod", "is_sriov", "network_mode"]
+__all__ = ["METRICS_PORT", "SCRAPE_ANNOTATION", "build_pod", "is_sriov", "network_mode"]
 
 NETWORK_MODES = ("clusterip", "loadbalancer", "sriov")
+METRICS_PORT = 9464  # the function programs' default --metrics-port
+SCRAPE_ANNOTATION = "prometheus.io/scrape"
+_SCRAPE_ANNOTATIONS = {
+    SCRAPE_ANNOTATION: "true",
+    "prometheus.io/port": str(METRICS_PORT),
+    "prometheus.io/path": "/metrics",
+}
 
 
 def is_sriov(entry: ConfigEntry) -> bool:
@@ -126,6 +137,8 @@ def build_pod(
     if nodes:
         spec["affinity"] = _node_affinity(nodes)
     annotations = dict(entry.annotations)
+    if SCRAPE_ANNOTATION not in annotations:  # an entry's own port or path is kept
+        annotations = {**_SCRAPE_ANNOTATIONS, **annotations}
     if sriov:
         annotations[names.MULTUS_NETWORKS_ANNOTATION] = entry.ipam[0]
         annotations[names.NETWORK_ANNOTATION] = "sriov"

@@ -4,15 +4,20 @@
 request after request with inputs that name the client and the request, and records when each
 was sent and answered and how. ``edit_chain`` replaces the FunctionChain with ``send``, the given
 functions and ``rcv`` and waits until the edit is complete: the DataFlow Deployed and Rewired,
-and no Pod left running but the chain's. ``check`` holds the receiver's results against the
-chains in force: a request sent while a chain was stable went through exactly that chain; one
-sent during an edit went along connections of the chain before or after it; every value is
-what those functions compute. Used by tests/component/local and benchmarks/rewire_under_load.py.
+no Pod left running but the chain's, and every function running the type version asked for.
+A key written ``multiply@2.0.0`` asks for version 2.0.0 of multiply's type: a second
+FunctionType (``add_second_type_version``) whose config differs only in one env var, so the Pod
+is replaced while what it computes stays checkable. ``check`` holds the receiver's results
+against the chains in force: a request sent while a chain was stable went through exactly
+that chain; one sent during an edit went along connections of the chain before or after it;
+every value is what those functions compute. Used by tests/component/local and
+benchmarks/rewire_under_load.py.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections.abc import Sequence
@@ -30,17 +35,109 @@ from kasugai.adapters.local.testing import LocalRun, wait_until
 from kasugai.atomic_files import write_atomically
 from kasugai.commands.demo_chain import CHAIN_FILE, NAME, connected_in_order
 
-__all__ = ["BASE", "EDITS", "Edit", "Load", "check", "edit_chain"]
+__all__ = [
+    "BASE",
+    "Edit",
+    "Load",
+    "add_second_type_version",
+    "chain_text",
+    "check",
+    "edit_chain",
+    "function_key",
+    "rounds_of_edits",
+    "type_version",
+]
 
 BASE = ("plus", "minus", "multiply", "divide", "average")
 # Remove divide, insert it again, swap minus and multiply, swap them back.
-EDITS = (
+_EDITS = (
     ("plus", "minus", "multiply", "average"),
     BASE,
     ("plus", "multiply", "minus", "divide", "average"),
     BASE,
 )
+SECOND_VERSION = "2.0.0"
+TYPE_VERSION_ENV = "CALC_TYPE_VERSION"
+_REPLACED = "multiply"
 _FUNCTION_OPERATOR = {"average": Operator.AVERAGE_RESULTS}
+
+
+def rounds_of_edits(rounds: int) -> list[tuple[str, ...]]:
+    """``rounds`` times: the four edits above, then multiply's type replaced (by 2.0.0, then
+    back by 1.0.0)."""
+    edits: list[tuple[str, ...]] = []
+    for number in range(rounds):
+        replaced = f"{_REPLACED}@{SECOND_VERSION}" if number % 2 == 0 else _REPLACED
+        edits.extend(_EDITS)
+        edits.append(tuple(replaced if k == _REPLACED else k for k in BASE))
+    return edits
+
+
+def function_key(function: str) -> str:
+    """``multiply`` of ``multiply@2.0.0``."""
+    return function.partition("@")[0]
+
+
+def type_version(function: str) -> str:
+    """``2.0.0`` of ``multiply@2.0.0``; 1.0.0, the samples' version, when none is written."""
+    return function.partition("@")[2] or "1.0.0"
+
+
+def add_second_type_version(sample: Path) -> None:
+    """Write a second version of multiply's FunctionType, with its own function info and config
+    (the same Pod but for one env var), next to the sample's files."""
+    documents = [
+        d
+        for path in sorted(sample.glob("*.yaml"))
+        for d in yaml.safe_load_all(path.read_text())
+        if isinstance(d, dict)
+    ]
+
+    def named(kind: str, name: str) -> dict[str, Any]:
+        return next(d for d in documents if d["kind"] == kind and d["metadata"]["name"] == name)
+
+    function_name = f"calcapp-{_REPLACED}"
+    kind_type = next(
+        d
+        for d in documents
+        if d["kind"] == "FunctionType" and d["spec"]["functionName"] == function_name
+    )
+    info_ref = kind_type["spec"]["functionInfoCMRef"]
+    info = named("ConfigMap", info_ref["name"])
+    items = json.loads(info["data"]["deployableItems"])
+    config_name = items[0]["configName"]
+    config = named("ConfigMap", config_name)
+    (entries_text,) = config["data"].values()
+    entries = json.loads(entries_text)
+    for entry in entries:
+        entry["envs"] = {**entry.get("envs", {}), TYPE_VERSION_ENV: SECOND_VERSION}
+    suffix = "-v2"
+    new_type = {
+        **kind_type,
+        "metadata": {**kind_type["metadata"], "name": kind_type["metadata"]["name"] + suffix},
+        "spec": {
+            **kind_type["spec"],
+            "version": SECOND_VERSION,
+            "functionInfoCMRef": {**info_ref, "name": info_ref["name"] + suffix},
+        },
+    }
+    new_info = {
+        **info,
+        "metadata": {**info["metadata"], "name": info_ref["name"] + suffix},
+        "data": {
+            **info["data"],
+            "deployableItems": json.dumps(
+                [{**i, "configName": config_name + suffix} for i in items]
+            ),
+        },
+    }
+    new_config = {
+        **config,
+        "metadata": {**config["metadata"], "name": config_name + suffix},
+        "data": {f"{config_name}{suffix}.json": json.dumps(entries)},
+    }
+    text = yaml.safe_dump_all([new_type, new_info, new_config], sort_keys=False)
+    write_atomically(sample / f"functiontype-{_REPLACED}{suffix}.yaml", text)
 
 
 @attrs.frozen
@@ -111,9 +208,25 @@ def chain_text(text: str, keys: Sequence[str]) -> str:
     chain = yaml.safe_load(text)
     spec = chain["spec"]
     functions = {**spec["functions"]}
-    spec["functions"] = {k: functions[k] for k in ("send", *keys, "rcv")}
-    spec["connections"] = connected_in_order(("send", *keys, "rcv"))
+    spec["functions"] = {
+        function_key(k): {**functions[function_key(k)], "version": type_version(k)}
+        for k in ("send", *keys, "rcv")
+    }
+    spec["connections"] = connected_in_order(("send", *map(function_key, keys), "rcv"))
     return yaml.safe_dump(chain, sort_keys=False)
+
+
+def _runs_version(pod: dict[str, Any], version: str) -> bool:
+    """Whether the function's process (its first container) runs type ``version``."""
+    pid = (pod.get("containers") or [{}])[0].get("pid")
+    if not pid:
+        return False
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:  # the process is being replaced
+        return False
+    found = f"{TYPE_VERSION_ENV}={SECOND_VERSION}".encode() in environ
+    return found == (version == SECOND_VERSION)
 
 
 def complete(run: LocalRun, keys: Sequence[str]) -> bool:
@@ -123,12 +236,14 @@ def complete(run: LocalRun, keys: Sequence[str]) -> bool:
         c["type"] == "Rewired" and c["status"] == "True" for c in status.get("conditions", [])
     )
     hops = [(c["from"], c["to"]) for c in status.get("connections", [])]
-    chain = ("send", *keys, "rcv")
+    chain = ("send", *map(function_key, keys), "rcv")
+    pods = run.pods()
     return (
         status.get("status") == "Deployed"
         and rewired
         and hops == list(itertools.pairwise(chain))
-        and set(run.pods()) == set(chain)
+        and set(pods) == set(chain)
+        and all(_runs_version(pods[function_key(k)], type_version(k)) for k in keys)
     )
 
 
@@ -186,14 +301,14 @@ def check(
 def _allowed(request: Sent, first: Sequence[str], edits: Sequence[Edit]) -> dict[str, Any]:
     """The chains a request may have gone through: the one in force from its sending to its
     answer; across an edit, any path along connections of the chains before and after it."""
-    chains = [tuple(first)]
+    chains = [tuple(map(function_key, first))]
     for edit in edits:
         if edit.started > request.answered:
             break
         if edit.started <= request.answered and request.sent <= edit.completed:
-            chains.append(edit.chain)  # the edit was under way while the request was
+            chains.append(tuple(map(function_key, edit.chain)))  # the edit was under way meanwhile
         elif edit.completed < request.sent:
-            chains = [edit.chain]
+            chains = [tuple(map(function_key, edit.chain))]
     if len(chains) == 1:
         return {"exact": {chains[0]}, "edges": set()}
     edges = {pair for chain in chains for pair in itertools.pairwise(("send", *chain, "rcv"))}

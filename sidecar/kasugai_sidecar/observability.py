@@ -10,9 +10,12 @@ off unless ``--metrics-port`` is given; it binds ``--metrics-host``, by default 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import attrs
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from kasugai.health_server import ProbeServer, Reply, metrics_reply, probe_reply
 
@@ -26,7 +29,15 @@ RENDER_ERRORS = Counter(
 WATCH_RESTARTS = Counter(
     "kasugai_sidecar_watch_restarts", "Watches restarted after a failure", ["watch"]
 )
-SIGNALS_SENT = Counter("kasugai_sidecar_signals_sent", "SIGHUPs delivered to the function")
+RENDERS = Counter("kasugai_sidecar_renders", "Render passes over the templates (with a config)")
+RENDER_FAILURES = Counter(
+    "kasugai_sidecar_render_failures", "Templates that failed to render (their output is kept)"
+)
+SIGNALS = Counter("kasugai_sidecar_signals", "SIGHUPs delivered to the function")
+LAST_RELOAD = Gauge(
+    "kasugai_sidecar_last_reload_timestamp_seconds",
+    "Unix time of the last render whose SIGHUP reached the function (0: none yet)",
+)
 LOADED_REPORTS = Counter(
     "kasugai_sidecar_loaded_reports",
     "Patches of the Pod's ConnectionLoaded condition, in a cluster",
@@ -72,3 +83,19 @@ def serve_observability(host: str, port: int, watches: tuple[WatchHealth, ...]) 
     server = ProbeServer(host, port, routes, name="observability")
     server.start()
     return server
+
+
+class _OldName(Collector):
+    """A counter under the name it had before (``signals_sent``), for dashboards that use it."""
+
+    def __init__(self, name: str, counter: Counter) -> None:
+        self._name = name
+        self._counter = counter
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        for family in self._counter.collect():
+            total = next(s.value for s in family.samples if s.name.endswith("_total"))
+            yield CounterMetricFamily(self._name, f"{family.documentation} (old name)", total)
+
+
+REGISTRY.register(_OldName("kasugai_sidecar_signals_sent", SIGNALS))

@@ -28,6 +28,8 @@ from kasugai_sidecar.observability import (
     CONFIG_UPDATES,
     RELOADS,
     RENDER_ERRORS,
+    RENDER_FAILURES,
+    RENDERS,
     WATCH_RESTARTS,
     WatchHealth,
     serve_observability,
@@ -232,8 +234,10 @@ class Sidecar:
             if self.data is None:
                 continue  # no config yet: nothing to render with
             result = render_directory(self.settings.config_dir, self.data)
+            RENDERS.inc()
             for failure in result.failures:
                 RENDER_ERRORS.labels("template").inc()
+                RENDER_FAILURES.inc()
                 log.error(
                     "template failed; keeping its last output",
                     template=str(failure.template),

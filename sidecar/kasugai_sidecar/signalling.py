@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from kasugai_sidecar.observability import SIGNALS_SENT
+from kasugai_sidecar.observability import LAST_RELOAD, SIGNALS
 from kasugai_sidecar.processes import find_processes
 
 log = structlog.get_logger("kasugai_sidecar.signalling")
@@ -65,7 +65,10 @@ class ReloadSignaller:
                 await asyncio.sleep(holdoff)
                 self._wanted.clear()  # served by the signal we are about to send
             payload = self._payload
-            if await self._deliver() and self._on_delivered is not None:
+            if not await self._deliver():
+                continue
+            LAST_RELOAD.set_to_current_time()
+            if self._on_delivered is not None:
                 self._on_delivered(payload)
 
     async def _deliver(self) -> bool:
@@ -115,5 +118,5 @@ class ReloadSignaller:
             )
             return
         self._last_sent = time.monotonic()
-        SIGNALS_SENT.inc()
+        SIGNALS.inc()
         log.info("sighup sent", pid=pid, cmdline=" ".join(argv)[:200])

@@ -24,6 +24,11 @@ from kasugai.core.engine import Engine
 from kasugai.core.events import ObjectKey, Observed
 
 NS = "cpufunc-calcapp"
+SCRAPED = {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": "9464",
+    "prometheus.io/path": "/metrics",
+}
 DF = ObjectKey("DataFlow", NS, "df-calcapp")
 
 
@@ -90,7 +95,7 @@ def test_missing_network_annotation_means_clusterip() -> None:
     service = find(engine.desired(), "Service", "df-calcapp-wbfunction-plus-service")
     assert service["spec"]["type"] == "ClusterIP"
     pod = find(engine.desired(), "Pod", "df-calcapp-wbfunction-plus-cpu-pod")
-    assert "annotations" not in pod["metadata"]
+    assert pod["metadata"]["annotations"] == SCRAPED  # nothing but the scrape annotations
     # ... and its predecessor still gets its address (the original skipped both).
     send = json.loads(configmap(engine, "df-calcapp-wbfunction-send-cpu-pod"))
     assert send["ips"] == ["10.96.101.11"]
@@ -288,3 +293,32 @@ def test_only_the_dataflows_an_event_concerns_are_replanned() -> None:
         "data": {"ca.crt": "-----BEGIN CERTIFICATE-----"},
     }
     assert engine.apply(Observed.of(unrelated)).replanned == frozenset()
+
+
+def test_function_pods_advertise_their_metrics_unless_the_entry_says_otherwise() -> None:
+    engine = calc_engine()
+    pods = [o for o in engine.desired() if o["kind"] == "Pod"]
+    assert pods
+    for pod in pods:
+        annotations = pod["metadata"]["annotations"]
+        assert {k: annotations[k] for k in SCRAPED} == SCRAPED
+
+    def edit(items: list[dict[str, Any]]) -> None:
+        config = find(items, "ConfigMap", "cpufunc-config-calcapp-plus")
+        entries = config_entries(config)
+        entries[0]["Annotations"]["prometheus.io/scrape"] = "false"
+        set_config_entries(config, entries)
+        config = find(items, "ConfigMap", "cpufunc-config-calcapp-minus")
+        entries = config_entries(config)
+        entries[0]["Annotations"]["prometheus.io/port"] = "9500"
+        set_config_entries(config, entries)
+
+    engine = calc_engine(edit)
+    plus = find(engine.desired(), "Pod", "df-calcapp-wbfunction-plus-cpu-pod")
+    annotations = plus["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "false"  # the user's word wins
+    assert "prometheus.io/port" not in annotations and "prometheus.io/path" not in annotations
+    minus = find(engine.desired(), "Pod", "df-calcapp-wbfunction-minus-cpu-pod")
+    annotations = minus["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == "9500"  # an entry's own port is kept
+    assert annotations["prometheus.io/scrape"] == "true"

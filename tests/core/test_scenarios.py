@@ -9,6 +9,11 @@ from typing import Any
 import pytest
 from core_helpers import CALC, FACTS, P1C1, P2C1, P3C1, engine_with, find
 
+SCRAPED = {  # what every function Pod gets for Prometheus
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": "9464",
+    "prometheus.io/path": "/metrics",
+}
 CALC_KEYS = ("send", "plus", "minus", "multiply", "divide", "average", "rcv")
 OWNER = {
     "apiVersion": "example.com/v1",
@@ -86,7 +91,10 @@ def test_calc_basic_pod_fields() -> None:
         "kasugai.io/dataflow": "df-calcapp",
         "kasugai.io/function-key": "plus",
     }
-    assert plus["metadata"]["annotations"] == {"ethernet.swb.example.com/network": "clusterip"}
+    assert plus["metadata"]["annotations"] == {
+        "ethernet.swb.example.com/network": "clusterip",
+        **SCRAPED,
+    }
     assert plus["metadata"]["ownerReferences"] == [{**OWNER, "name": "df-calcapp"}]
     app, sidecar = plus["spec"]["containers"]
     env = [
@@ -212,6 +220,7 @@ def test_p3c1_sriov() -> None:
     assert pod["metadata"]["annotations"] == {
         "k8s.v1.cni.cncf.io/networks": "sriov-ipam-config",
         "ethernet.swb.example.com/network": "sriov",
+        **SCRAPED,
     }
     app, sidecar = pod["spec"]["containers"]
     vf = "nvidia.com/mlnx_sriov_netdevice"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +38,18 @@ from kasugai_functions.video.clips import make_test_clip, read_clip_frames
 from prometheus_client.parser import text_string_to_metric_families
 
 from kasugai.testing.node import EphemeralNode
+from kasugai.testing.rewire_load import (
+    BASE,
+    TYPE_VERSION_ENV,
+    Edit,
+    Load,
+    add_second_type_version,
+    chain_text,
+    check,
+    function_key,
+    rounds_of_edits,
+    type_version,
+)
 
 pytestmark = pytest.mark.timeout(900)  # the first test also starts the tier and the samples
 
@@ -540,3 +553,67 @@ def test_killing_the_leader_hands_over_and_nothing_that_did_not_change_is_rewrit
     assert found["kasugai_controller_reconciles_total"] >= 2  # it compared both DataFlows
     assert kube.deployed(CALC) and kube.deployed(VIDEO)
     assert CONTROLLER in successor
+
+
+def _runs_chain(kube: Kube, keys: tuple[str, ...]) -> bool:
+    """The DataFlow Deployed and Rewired along send, ``keys``, rcv; each of their Pods running
+    (not terminating) the type version asked for; no Pod left of the other functions."""
+    status = kube.dataflow_status(CALC)
+    conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
+    chain = ("send", *map(function_key, keys), "rcv")
+    hops = [(c["from"], c["to"]) for c in status.get("connections") or []]
+    if status.get("status") != "Deployed" or conditions.get("Rewired") != "True":
+        return False
+    if hops != list(itertools.pairwise(chain)):
+        return False
+    versions = {function_key(k): type_version(k) for k in keys}
+    for key in CALC.keys:
+        pod = kube.pod(CALC.namespace, CALC.pod(key))
+        if key not in chain:
+            if pod is not None:
+                return False
+            continue
+        if pod is None or pod.metadata.deletion_timestamp or pod.status.phase != "Running":
+            return False
+        envs = {e.name for c in pod.spec.containers for e in c.env or []}
+        if (TYPE_VERSION_ENV in envs) != (versions.get(key) == "2.0.0"):
+            return False
+    return True
+
+
+def test_topology_edits_on_real_pods_under_load_lose_no_request(
+    kube: Kube, calc: Deployment, tmp_path: Path
+) -> None:
+    """4 clients on persistent gRPC connections into plus's Pod while the chain is edited 20
+    times (remove divide, insert it again, swap minus and multiply, swap them back, replace
+    multiply's type by another version; four rounds): 0 NG, 0 errors, and every answer
+    computed by a chain in force while it was under way (the receiver's log)."""
+    sample = tmp_path / "sample"
+    shutil.copytree(CALC.folder, sample)
+    add_second_type_version(sample)
+    kube.apply_file(sample / "functiontype-multiply-v2.yaml")
+    full = (sample / "functionchain.yaml").read_text()
+    plus = kube.running(CALC.namespace, CALC.pod("plus"))
+    assert plus is not None
+    load = Load(f"{plus.status.pod_ip}:8080", 4).start()
+    edits: list[Edit] = []
+    try:
+        wait(lambda: len(load.sent) >= 20, "the load to flow")
+        for number, keys in enumerate(rounds_of_edits(4)):
+            started = time.time()
+            path = tmp_path / f"chain-{number}.yaml"
+            path.write_text(chain_text(full, keys))
+            kube.apply_file(path)
+            wait(lambda keys=keys: _runs_chain(kube, keys), f"the chain {' -> '.join(keys)}")
+            edits.append(Edit(keys, started, time.time()))
+        wait(lambda: load.sent[-1].sent > edits[-1].completed, "requests on the last chain")
+    finally:
+        load.stop()
+    results = kube.events(CALC.namespace, CALC.pod("rcv"), APP, "result")
+    assert len(edits) == 20
+    assert len(load.sent) > 100
+    problems = check(load.sent, results, BASE, edits)
+    assert problems == [], "\n".join(problems[:40])
+    kube.apply_file(CALC.folder / "functionchain.yaml")  # the sample's own chain again
+    wait_for_calc_wiring(kube)
+    assert calculate(kube) == RESULTS

@@ -3,7 +3,9 @@
 Server: ``-server -port P -operator OP``. Client: ``[-host H] [-port P] VALUES...``; with no
 ``-host`` the client reads the next hop from ``<config dir>/config.yaml``, as the Go client did
 from /config. ``-idle``: install the config template and wait (a Pod that only runs clients).
-All take ``--config-dir DIR`` (else ``KASUGAI_CONFIG_DIR``, else /config).
+All take ``--config-dir DIR`` (else ``KASUGAI_CONFIG_DIR``, else /config). A server serves
+/metrics on ``--metrics-port`` (see ``kasugai_functions.metrics_endpoint``); the client sends
+``--request-id`` (else a fresh one) as ``x-request-id``, which every hop logs and passes on.
 Exit status: 0 on success (client: the reply was OK), 1 on failure or an NG reply, 2 on bad usage.
 """
 
@@ -34,6 +36,12 @@ FLAGS = (
     Flag("host", "", "host address (client; default: next.host of config.yaml)"),
     Flag("operator", "", f"operator <{OPERATOR_NAMES}>"),
     Flag("config-dir", "", "config directory (default $KASUGAI_CONFIG_DIR, else /config)"),
+    Flag(
+        "metrics-port",
+        "",
+        "server: port of /metrics, 0 for none (default $KASUGAI_METRICS_PORT, else 9464)",
+    ),
+    Flag("request-id", "", "client: the x-request-id every hop logs (default: a fresh one)"),
 )
 USAGE = """Usage: {program}
 (server mode) -server -port <port> -operator <operator>
@@ -47,6 +55,7 @@ class ServerInvocation:
     operator: Operator
     port: int
     config_dir: str
+    metrics_port: int | None = None  # None: from the environment
 
 
 @attrs.frozen
@@ -60,6 +69,7 @@ class ClientInvocation:
     host: str  # "" means: read the next hop from config.yaml
     port: int
     config_dir: str
+    request_id: str = ""  # "": a fresh one
 
 
 def interpret(
@@ -83,7 +93,16 @@ def interpret(
             raise FlagError(
                 f"-operator: expected one of {OPERATOR_NAMES}, got {flags['operator']!r}"
             ) from None
-        return ServerInvocation(operator=operator, port=port, config_dir=config_dir)
+        metrics_port = None
+        if flags["metrics-port"] != "":
+            # Imported here: prometheus-client is not needed for the flag errors above.
+            from kasugai_functions.metrics_endpoint import parse_metrics_port
+
+            try:
+                metrics_port = parse_metrics_port(str(flags["metrics-port"]), "-metrics-port")
+            except ValueError as error:
+                raise FlagError(str(error)) from None
+        return ServerInvocation(operator, port, config_dir, metrics_port)
     if not arguments:
         raise FlagError("zero values: give the numbers to send, e.g. 1 2 3")
     values = []
@@ -101,7 +120,13 @@ def interpret(
             validate_host(host)
         except ValueError as error:
             raise FlagError(f"-host: {host!r}: {error}") from None  # the user's own flag
-    return ClientInvocation(tuple(values), host=host, port=port, config_dir=config_dir)
+    request_id = str(flags["request-id"])
+    if request_id:
+        from kasugai_functions.calc.wire import REQUEST_ID_RULE, is_valid_request_id
+
+        if not is_valid_request_id(request_id):
+            raise FlagError(f"-request-id: expected {REQUEST_ID_RULE}, got {request_id!r}")
+    return ClientInvocation(tuple(values), host, port, config_dir, request_id)
 
 
 def usage(program: str) -> str:
@@ -136,7 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kasugai_functions.calc.server import serve
 
         directory = config_dir(invocation.config_dir or None)
-        return asyncio.run(serve(invocation.operator, invocation.port, directory))
+        return asyncio.run(
+            serve(invocation.operator, invocation.port, directory, invocation.metrics_port)
+        )
     from kasugai_functions.calc.client import send
 
     return send(invocation)

@@ -16,7 +16,13 @@ from kasugai.runtime_env import config_dir
 from kasugai_functions.calc import operator_pb2, operator_pb2_grpc
 from kasugai_functions.calc.cli import ClientInvocation
 from kasugai_functions.calc.config import ConfigError, NextHop, read_config
-from kasugai_functions.calc.wire import describe_request, reason_from, status_name
+from kasugai_functions.calc.wire import (
+    REQUEST_ID_KEY,
+    describe_request,
+    new_request_id,
+    reason_from,
+    status_name,
+)
 
 # The whole chain must answer within this; each hop passes the remaining time on.
 CLIENT_TIMEOUT_SECONDS = 30.0
@@ -41,13 +47,19 @@ def send(invocation: ClientInvocation) -> int:
         log.error("load config failed", error=str(error))
         print(f"error: {error}", file=sys.stderr)
         return 1
+    request_id = invocation.request_id or new_request_id()
+    structlog.contextvars.bind_contextvars(request_id=request_id)  # on every line from here
     request = operator_pb2.OperateRequest(inputs=invocation.values)
     log.info("send message", address=hop.target, request=describe_request(request))
     log.info("connecting", address=hop.target)
     with grpc.insecure_channel(hop.target) as channel:
         stub = operator_pb2_grpc.OperatorServiceStub(channel)
         try:
-            response, call = stub.Operate.with_call(request, timeout=CLIENT_TIMEOUT_SECONDS)
+            response, call = stub.Operate.with_call(
+                request,
+                timeout=CLIENT_TIMEOUT_SECONDS,
+                metadata=((REQUEST_ID_KEY, request_id),),
+            )
         except grpc.RpcError as error:
             code, details = error.code(), error.details()
             log.error("send message failed", address=hop.target, code=code.name, details=details)

@@ -11,6 +11,7 @@ A channel is dialled only when the destination changes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import attrs
 import grpc
@@ -34,12 +35,19 @@ CHANNEL_OPTIONS = (
 )
 
 
+# How a stopping next hop turns calls away: UNAVAILABLE for calls no server took, CANCELLED for
+# calls it had taken but not started when it began to stop (grpc cancels them then). Neither ran
+# a handler; only a call that outlived the next hop's whole stop grace period could run twice.
+_REFUSED = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
+
+
 @attrs.frozen
 class Outcome:
     """What came back from the next hop: a status and, for NG, the reason."""
 
     status: operator_pb2.OperateResponseStatus
     reason: str = ""
+    refused: bool = False  # by a next hop that is stopping: the call may be sent again
 
     @property
     def ok(self) -> bool:
@@ -75,6 +83,9 @@ class Router:
         self._route: _Route | None = None
         self._no_route_reason = "no next hop configured yet"
         self._retiring: set[asyncio.Task[None]] = set()
+        # Cleared while the first connection config is awaited: requests then wait for it (a Pod
+        # replaced under the same address gets traffic before its sidecar has rendered).
+        self._configured = asyncio.Event()
 
     @property
     def destination(self) -> NextHop | None:
@@ -82,13 +93,17 @@ class Router:
 
     def route_to(self, hop: NextHop) -> None:
         """Send new requests to ``hop``; dials only if it differs from the current one."""
+        self._configured.set()
         if self._route is not None and self._route.hop == hop:
             return
         self._replace(_Route.dial(hop))
 
-    def unroute(self, reason: str) -> None:
-        """Stop forwarding: new requests get NG with ``reason``."""
+    def unroute(self, reason: str, awaiting_config: bool = False) -> None:
+        """Stop forwarding: new requests get NG with ``reason`` (after waiting a little for a
+        route, while ``awaiting_config`` says the first config is yet to come)."""
         self._no_route_reason = reason
+        if not awaiting_config:
+            self._configured.set()
         self._replace(None)
 
     def _replace(self, route: _Route | None) -> None:
@@ -111,11 +126,39 @@ class Router:
         await route.channel.close()
         log.info("closed old channel", address=route.hop.target)
 
-    async def forward(self, request: operator_pb2.OperateRequest, timeout: float) -> Outcome:
-        """Send ``request`` to the next hop; any failure becomes an NG outcome with a reason."""
+    async def forward(
+        self,
+        request: operator_pb2.OperateRequest,
+        timeout: float,
+        metadata: tuple[tuple[str, str], ...] = (),
+    ) -> Outcome:
+        """Send ``request`` with ``metadata`` to the next hop; a failure is an NG with a reason.
+
+        A call refused by a next hop that is stopping (see ``_REFUSED``) is sent once more: on
+        the route installed meanwhile, or on the same one once it is back. That is what makes a
+        rewiring lose nothing: a call that took the old route just before the swap, or that met
+        a Pod being replaced under the same address, still arrives.
+        """
+        if not self._configured.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._configured.wait(), min(READY_SECONDS, timeout))
         route = self._route
         if route is None:
             return Outcome(operator_pb2.NG, f"{self._name}: {self._no_route_reason}")
+        outcome = await self._call(route, request, timeout, metadata)
+        if not outcome.refused:
+            return outcome
+        retry = self._route or route
+        log.info("next hop refused the call, once more", address=retry.hop.target)
+        return await self._call(retry, request, timeout, metadata)
+
+    async def _call(
+        self,
+        route: _Route,
+        request: operator_pb2.OperateRequest,
+        timeout: float,
+        metadata: tuple[tuple[str, str], ...],
+    ) -> Outcome:
         route.in_flight += 1
         route.idle.clear()
         address = route.hop.target
@@ -127,13 +170,14 @@ class Router:
                     f"{self._name}: next hop {address} failed: UNAVAILABLE: "
                     f"not reachable within {min(READY_SECONDS, timeout):g} s",
                 )
-            call = route.stub.Operate(request, timeout=timeout)
+            call = route.stub.Operate(request, timeout=timeout, metadata=metadata)
             response = await call
             reason = reason_from(await call.trailing_metadata())
         except grpc.aio.AioRpcError as error:
             return Outcome(
                 operator_pb2.NG,
                 f"{self._name}: next hop {address} failed: {error.code().name}: {error.details()}",
+                refused=error.code() in _REFUSED,
             )
         except asyncio.CancelledError:
             task = asyncio.current_task()

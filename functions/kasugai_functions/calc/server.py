@@ -4,6 +4,10 @@ One asyncio loop runs the gRPC server, the signal handling and the config reload
 an event; a task then reads config.yaml and swaps the route (see ``forwarding``), so nothing heavy
 runs in a signal handler and no lock is ever held across an RPC. The config is read at start too,
 so a restarted function is connected at once (the original waited for the next SIGHUP).
+
+Every request is counted (``metrics``) and logged with its ``request_id``: the caller's
+``x-request-id``, or a fresh one at the first hop, bound for the whole call and passed on.
+/metrics is served from a thread of its own (``metrics_endpoint``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,12 +35,17 @@ from kasugai_functions.calc.config import (
     read_config,
 )
 from kasugai_functions.calc.forwarding import Router
+from kasugai_functions.calc.metrics import CalcMetrics
 from kasugai_functions.calc.wire import (
+    REQUEST_ID_KEY,
     describe_request,
     describe_results,
+    new_request_id,
     reason_metadata,
+    request_id_from,
     status_name,
 )
+from kasugai_functions.metrics_endpoint import serve_metrics
 
 # No hop waits longer than this for the rest of the chain; a retired channel drains this long.
 FORWARD_TIMEOUT_SECONDS = 30.0
@@ -47,18 +57,33 @@ log = structlog.get_logger(__name__)
 class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
     """``Operate`` for one operator: the receiver logs the result, the others forward."""
 
-    def __init__(self, operator: Operator, router: Router) -> None:
+    def __init__(self, operator: Operator, router: Router, metrics: CalcMetrics) -> None:
         self._operator = operator
         self._router = router
+        self._metrics = metrics
 
     async def Operate(
         self, request: operator_pb2.OperateRequest, context: grpc.aio.ServicerContext
     ) -> operator_pb2.OperateResponse:
+        started = time.perf_counter()
+        self._metrics.requests.inc()
+        request_id = request_id_from(context.invocation_metadata()) or new_request_id()
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            status = await self._handle(request, context, request_id)
+        self._metrics.replied(status, started, time.perf_counter())
+        return operator_pb2.OperateResponse(status=status)
+
+    async def _handle(
+        self,
+        request: operator_pb2.OperateRequest,
+        context: grpc.aio.ServicerContext,
+        request_id: str,
+    ) -> operator_pb2.OperateResponseStatus:
         log.info("start call Do", req=describe_request(request))
         if not self._operator.forwards:
             # The demo's output: one line a tool can read.
             log.info("result", inputs=list(request.inputs), results=describe_results(request))
-            return operator_pb2.OperateResponse(status=operator_pb2.OK)
+            return operator_pb2.OK
         value = compute(self._operator, request.inputs, [r.value for r in request.results])
         outgoing = operator_pb2.OperateRequest(
             inputs=request.inputs,
@@ -70,25 +95,35 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         # The caller's deadline, when it set one, holds for the rest of the chain too.
         remaining = context.time_remaining()
         timeout = min(FORWARD_TIMEOUT_SECONDS, math.inf if remaining is None else remaining)
-        outcome = await self._router.forward(outgoing, timeout)
+        forward_started = time.perf_counter()
+        outcome = await self._router.forward(outgoing, timeout, ((REQUEST_ID_KEY, request_id),))
+        self._metrics.forwarded(outcome.ok, time.perf_counter() - forward_started)
         if not outcome.ok:
             log.error("forward failed", reason=outcome.reason)
             context.set_trailing_metadata(reason_metadata(outcome.reason))
         log.info("end call Do", status=status_name(outcome.status))
-        return operator_pb2.OperateResponse(status=outcome.status)
+        return outcome.status
 
 
 class NextHopFollower:
     """Points the router at the next hop in config.yaml; a bad file leaves the route alone."""
 
-    def __init__(self, directory: Path, router: Router, host: str, port: int) -> None:
+    def __init__(
+        self, directory: Path, router: Router, host: str, port: int, metrics: CalcMetrics
+    ) -> None:
         self._directory = directory
         self._router = router
+        self._metrics = metrics
         self._host = host
         self._port = port
         self._loaded_once = False
 
     def reload(self) -> None:
+        self._follow()
+        current = self._router.destination
+        self._metrics.set_next_hop(current.target if current else "")
+
+    def _follow(self) -> None:
         path = self._directory / CONFIG_FILE
         try:
             hop = read_config(self._directory)
@@ -110,7 +145,8 @@ class NextHopFollower:
 
     def _report_unusable(self, path: Path, error: ConfigError) -> None:
         if not self._loaded_once:
-            self._router.unroute(str(error))  # requests get NG saying why
+            # Requests get NG saying why; a config yet to be rendered is waited for a little.
+            self._router.unroute(str(error), awaiting_config=isinstance(error, ConfigMissing))
             if isinstance(error, ConfigMissing):  # normal until the sidecar's first render
                 log.warning("load config", path=str(path), found=False, reason=str(error))
             else:
@@ -136,8 +172,12 @@ async def _follow_reloads(requested: asyncio.Event, reload: Callable[[], None]) 
         reload()
 
 
-async def serve(operator: Operator, port: int, directory: Path) -> int:
-    """Run the server until SIGTERM or SIGINT; the exit status."""
+async def serve(
+    operator: Operator, port: int, directory: Path, metrics_port: int | None = None
+) -> int:
+    """Run the server until SIGTERM or SIGINT; the exit status.
+
+    ``metrics_port``: the ``--metrics-port`` flag (None: ``KASUGAI_METRICS_PORT`` or 9464)."""
     loop = asyncio.get_running_loop()
     reload_requested = asyncio.Event()
     stop_requested = asyncio.Event()
@@ -148,15 +188,16 @@ async def serve(operator: Operator, port: int, directory: Path) -> int:
     ensure_template(directory)  # a failure is logged; the server answers requests anyway
     host = listen_host()
     router = Router(operator.value, grace_seconds=FORWARD_TIMEOUT_SECONDS)
+    metrics = CalcMetrics(forwards=operator.forwards)
     reload = _log_ignored_reload
     if operator.forwards:
-        reload = NextHopFollower(directory, router, host, port).reload
+        reload = NextHopFollower(directory, router, host, port, metrics).reload
         reload()
 
     # Without so_reuseport a second server on the same address fails loudly instead of sharing.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     operator_pb2_grpc.add_OperatorServiceServicer_to_server(
-        OperatorServicer(operator, router), server
+        OperatorServicer(operator, router, metrics), server
     )
     address = grpc_target(host, port)
     try:
@@ -166,6 +207,7 @@ async def serve(operator: Operator, port: int, directory: Path) -> int:
         await router.close()
         return 1
     await server.start()
+    metrics_server = serve_metrics(metrics.registry, host, metrics_port)
     log.info("start gRPC server", address=address, operator=operator.value)
 
     async with asyncio.TaskGroup() as tasks:
@@ -175,5 +217,7 @@ async def serve(operator: Operator, port: int, directory: Path) -> int:
     log.info("stopping gRPC server", address=address)
     await server.stop(STOP_GRACE_SECONDS)
     await router.close()
+    if metrics_server is not None:
+        metrics_server.stop()
     log.info("end gRPC server", address=address)
     return 0

@@ -2,17 +2,41 @@
 
 The proto has no field for why a reply is NG, and changing the contract's messages is not ours to
 do. The reason travels as trailing metadata instead (``kasugai-calc-reason``), which the original
-Go programs ignore, so both stay interoperable.
+Go programs ignore, so both stay interoperable. The request id (``x-request-id``) rides in the
+invocation metadata the same way: every hop logs it and passes it on.
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from kasugai_functions.calc import operator_pb2
 
 REASON_KEY = "kasugai-calc-reason"
+REQUEST_ID_KEY = "x-request-id"
+# What a hop accepts as an id from its caller: short and plain, so it is safe in every log line.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+REQUEST_ID_RULE = "1 to 128 characters of letters, digits, '.', '_', ':' and '-'"
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_valid_request_id(value: str) -> bool:
+    return _REQUEST_ID.fullmatch(value) is not None
+
+
+def request_id_from(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
+    """The caller's request id, if it sent a usable one (None: none, or one not to be trusted)."""
+    for key, value in metadata or ():
+        if key == REQUEST_ID_KEY:
+            text = value if isinstance(value, str) else value.decode("ascii", "replace")
+            return text if is_valid_request_id(text) else None
+    return None
 
 
 def describe_request(request: operator_pb2.OperateRequest) -> dict[str, Any]:

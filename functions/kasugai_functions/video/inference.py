@@ -8,6 +8,10 @@ command line (the wrapper runs it from the rendered template and restarts it to 
 On SIGINT or SIGTERM it stops the decoder with SIGINT (end-of-stream), passes on every frame still
 in flight, closes the encoder's input so that it sends its last frames, and logs a summary of the
 detection counts.
+
+/metrics (``kasugai_functions.metrics_endpoint``) counts the frames read from the decoder and the
+frames handed to the encoder, and times each frame from read to hand-over (detection hand-off,
+drawing, the pipe write): what this process sees, not the network or the codecs.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from collections.abc import Sequence
 from types import FrameType
 
 import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from kasugai.runtime_env import configure_logging, listen_host
+from kasugai_functions.metrics_endpoint import serve_metrics
 from kasugai_functions.video import gst
 from kasugai_functions.video.addresses import AddressError, validate_ip, validate_port
 from kasugai_functions.video.detector import DETECTORS, BackgroundDetector, draw_boxes
@@ -30,6 +36,25 @@ from kasugai_functions.video.raw_frames import read_frame, start_frame_source
 ENCODER_EXIT_SECONDS = 10.0
 
 log = structlog.get_logger("kasugai.infer")
+
+
+class FrameMetrics:
+    """The video function metrics (names shared by every video function), in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.frames_in = Counter(
+            "kasugai_video_frames_in", "Decoded frames received", registry=self.registry
+        )
+        self.frames_out = Counter(
+            "kasugai_video_frames_out", "Frames handed to the encoder", registry=self.registry
+        )
+        self.latency = Histogram(
+            "kasugai_video_frame_latency_seconds",
+            "From a decoded frame read to its hand-over to the encoder",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--report-every", type=int, default=30, metavar="N", help="log counts every N frames"
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="port of /metrics, 0 for none (default $KASUGAI_METRICS_PORT, else 9464)",
+    )
     return parser
 
 
@@ -67,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if args.width <= 0 or args.height <= 0 or args.width % 2 or args.height % 2:
         parser.error("--width and --height must be positive even numbers (H.264 needs them)")
+    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+        parser.error("--metrics-port: expected a port from 1 to 65535, or 0 to turn /metrics off")
+    metrics = FrameMetrics()
+    metrics_server = serve_metrics(metrics.registry, listen, args.metrics_port)
     detect = DETECTORS[args.detector]()
     log.info("starting", listen=f"{listen}:{port}", to=f"{to}:{to_port}", detector=args.detector)
     decoder, frames_in = start_frame_source(
@@ -98,12 +133,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with frames_in:
             while (frame := read_frame(frames_in, args.width, args.height)) is not None:
+                received = time.perf_counter()
+                metrics.frames_in.inc()
                 if frames == 0:
                     window_start = time.monotonic()  # rates count from the first frame
                 frame = frame.copy()
                 detector.submit(frame)
                 draw_boxes(frame, detector.boxes)
                 encoder.stdin.write(frame.data)
+                metrics.frames_out.inc()
+                metrics.latency.observe(time.perf_counter() - received)
                 frames += 1
                 if frames % args.report_every == 0:
                     now = time.monotonic()
@@ -117,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         detector.close()
+        if metrics_server is not None:
+            metrics_server.stop()
     encoder.stdin.close()
     encoder_code = _wait(encoder, "encoder")
     decoder_code = decoder.wait()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -77,8 +78,15 @@ _Event = _Reload | _Exited | _Retry | _Stop
 class Supervisor:
     """Runs the pipeline described by ``config_path`` until told to stop."""
 
-    def __init__(self, config_path: Path, stop_timeout: float, backoff: Backoff) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        stop_timeout: float,
+        backoff: Backoff,
+        on_start: Callable[[], None] = lambda: None,
+    ) -> None:
         self._config_path = config_path
+        self._on_start = on_start  # counts starts for /metrics
         self._stop_timeout = stop_timeout
         self._backoff = backoff
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
@@ -156,6 +164,7 @@ class Supervisor:
             self._schedule_retry(ran_for=0.0)
             return
         self._running = _Running(pid, config, loop.time(), loop.create_future())
+        self._on_start()
         log.info("pipeline started", pid=pid, command=list(config.command))
 
     def _reap(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from kasugai_functions.calc.arithmetic import Operator
@@ -57,16 +58,25 @@ def test_a_bad_config_keeps_the_last_good_next_hop(
 
 
 def test_a_function_started_before_its_config_forwards_once_it_arrives(calc: LocalCalc) -> None:
-    """The sidecar renders config.yaml after the function started; the first SIGHUP connects it."""
+    """The sidecar renders config.yaml after the function started; the first SIGHUP connects it,
+    and a request that came in meanwhile is held until then (a Pod replaced under the same
+    address gets traffic before its first render), not answered NG."""
     receiver = calc.start("receiver", Operator.RECEIVER)
     plus = calc.start("plus", Operator.PLUS)
     [first_load] = plus.events("load config")
     assert first_load["found"] is False
-    assert_ng(send(plus, "1", "2"), "plus:", "does not exist yet")
-
-    plus.point_to(receiver.host)
+    with ThreadPoolExecutor(1) as pool:
+        early = pool.submit(send, plus, "1", "2")
+        plus.wait_for_event("start call Do")
+        plus.point_to(receiver.host)
+        assert early.result().stdout.strip() == "OK", early.result().stdout
     plus.wait_for_event("load config", where=lambda e: e["found"])
     assert send(plus, "1", "2").stdout.strip() == "OK"
+
+
+def test_a_config_that_never_comes_gives_ng_saying_so(calc: LocalCalc) -> None:
+    plus = calc.start("plus", Operator.PLUS)  # held for READY_SECONDS, then NG
+    assert_ng(send(plus, "1", "2"), "plus:", "does not exist yet")
 
 
 def test_an_unreachable_next_hop_gives_ng_and_exit_1(calc: LocalCalc) -> None:

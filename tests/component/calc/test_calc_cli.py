@@ -44,6 +44,15 @@ def test_config_dir_flag_in_both_spellings() -> None:
         assert parsed == ServerInvocation(Operator.RECEIVER, 8080, config_dir="/c")
 
 
+def test_metrics_port_and_request_id_flags() -> None:
+    server = invocation("-server", "-operator", "plus", "-metrics-port", "0")
+    assert server == ServerInvocation(Operator.PLUS, 8080, "", metrics_port=0)
+    server = invocation("-server", "-operator", "plus")
+    assert isinstance(server, ServerInvocation) and server.metrics_port is None  # env, else 9464
+    client = invocation("--request-id", "trace-1.a:b_c", "1")
+    assert isinstance(client, ClientInvocation) and client.request_id == "trace-1.a:b_c"
+
+
 def test_idle_command_lines() -> None:
     assert invocation("-idle") == IdleInvocation(config_dir="")
     assert invocation("-idle", "--config-dir", "/c") == IdleInvocation(config_dir="/c")
@@ -97,6 +106,10 @@ def test_nan_is_a_value() -> None:
         (["0x1"], "values: invalid number"),  # a hex float needs its p exponent
         (["-host", "10.0.0.1:80", "1"], "-host: '10.0.0.1:80': neither an IP address"),
         (["-host", "a b", "1"], "-host: 'a b': neither"),
+        (["-server", "-operator", "plus", "-metrics-port", "x"], "-metrics-port: expected a port"),
+        (["-server", "-operator", "plus", "-metrics-port=-1"], "-metrics-port: expected a port"),
+        (["-request-id", "a b", "1"], "-request-id: expected 1 to 128 characters"),
+        (["-request-id", "x" * 129, "1"], "-request-id: expected 1 to 128 characters"),
     ],
 )
 def test_bad_command_lines_say_what_is_wrong(args: list[str], message: str) -> None:
