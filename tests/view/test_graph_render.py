@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter
 from kasugai.commands.graph import sample_figures
 from kasugai.health_server import ProbeServer, metrics_reply
 from kasugai.view.chain import Chain, HopFigures, chain_from_dataflow
+from kasugai.view.figures import metrics_url
 from kasugai.view.render_dot import render_dot
 from kasugai.view.render_labels import edge_label, node_label, plain
 from kasugai.view.render_mermaid import render_mermaid
@@ -232,3 +233,18 @@ def test_svg_lays_a_branching_cycle_out_left_to_right_by_longest_path() -> None:
     }
     assert lefts["src"] < lefts["a"] == lefts["b"] < lefts["c"] < lefts["sink"]
     assert len([g for g in root.iter(f"{SVG}g") if g.get("class") == "edge"]) == 6
+
+
+@pytest.mark.parametrize(
+    ("address", "url"),
+    [
+        ("127.0.240.251:8080/TCP", "http://127.0.240.251:9464/metrics"),  # as the core writes it
+        ("10.0.0.1,10.0.0.2:8080/TCP,9090/UDP", "http://10.0.0.1:9464/metrics"),
+        ("fd00::1:8080/TCP", "http://[fd00::1]:9464/metrics"),
+        ("10.1.2.3", "http://10.1.2.3:9464/metrics"),
+        ("evil.example:80/TCP", None),  # a host name: never looked up
+        ("10.0.0.1/8", None),
+    ],
+)
+def test_the_metrics_url_is_the_first_ip_of_a_status_address(address: str, url: str | None) -> None:
+    assert metrics_url(address) == url
