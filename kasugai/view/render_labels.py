@@ -72,7 +72,9 @@ def edge_label(edge: Edge, source: Node | None = None) -> str:
 
     The state's reason is left to the tree and the JSON: a picture's edge has no room for it.
     """
-    where = " ".join(part for part in (edge.destination, edge.protocol) if part)
+    # A destination written as the core does (``IP:PORT/TCP``) already says a TCP protocol.
+    protocol = "" if edge.destination.endswith(f"/{edge.protocol}") else edge.protocol
+    where = " ".join(part for part in (edge.destination, protocol) if part)
     parts = [where] if where else []
     if not edge.published:
         parts.append(edge.state)

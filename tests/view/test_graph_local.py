@@ -58,7 +58,7 @@ def test_the_running_chain_is_drawn_from_the_state_dir(run: LocalRun) -> None:
     mermaid = run.kasugai("graph", "-o", "mermaid")
     drawn = parse_mermaid(mermaid.stdout)
     assert [label for label in drawn.nodes.values()] == [f"{k} (Running)" for k in CALC_KEYS]
-    assert all(label.endswith(" TCP") for _, _, label in drawn.edges)  # published: no state
+    assert all(label.endswith(":8080/TCP") for _, _, label in drawn.edges)  # Published: no state
     tree = run.kasugai("graph")
     assert tree.returncode == 0 and "Deployed" in tree.stdout
     assert addresses["plus"] in tree.stdout

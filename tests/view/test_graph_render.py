@@ -109,6 +109,15 @@ def test_a_published_edge_shows_its_address_and_its_sources_figures() -> None:
     assert f"→ b  {label}" in render_tree([chain])
     assert _published().edges[0].published
     assert edge_label(_published().edges[0]) == "10.96.0.9:8080 TCP"
+    said = chain_from_dataflow(
+        {"status": {"connections": [
+            {"from": "a", "to": "b", "state": "Published", "destination": "10.0.0.1:8080/TCP",
+             "protocol": "TCP"},
+            {"from": "b", "to": "c", "state": "Published", "destination": "10.0.0.2:5004/UDP",
+             "protocol": "RTP"},
+        ]}}
+    )  # fmt: skip
+    assert [edge_label(e) for e in said.edges] == ["10.0.0.1:8080/TCP", "10.0.0.2:5004/UDP RTP"]
 
 
 def test_the_tree_is_coloured_only_when_asked() -> None:
