@@ -24,6 +24,7 @@ from kasugai.commands import (
     diff,
     down,
     explain,
+    graph,
     logs,
     plan,
     replay,
@@ -38,16 +39,17 @@ from kasugai.runtime_env import configure_logging
 COMMANDS = (
     plan,
     diff,
+    graph,
     up,
     down,
     status,
+    explain,
     logs,
     exec_command,
     demo,
     send_video,
     replay,
     controller,
-    explain,
 )
 
 

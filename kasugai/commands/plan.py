@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
 
-from kasugai.adapters.files import load_objects, write_objects
+from kasugai.adapters.files import Loaded, load_objects, write_objects
 from kasugai.adapters.journal import JournalWriter
 from kasugai.commands.common import (
     add_filename_option,
@@ -23,6 +24,7 @@ from kasugai.commands.common import (
     report_errors,
 )
 from kasugai.core.engine import Engine
+from kasugai.core.options import PlanOptions
 
 log = structlog.get_logger("kasugai.plan")
 
@@ -40,16 +42,25 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    loaded = load_objects(args.filename)
-    engine = Engine(plan_options(args))
+def planned(
+    paths: Sequence[str], options: PlanOptions, journal: str | None = None
+) -> tuple[Engine, list[Loaded]]:
+    """The engine after planning the objects in ``paths``, and those objects (``kasugai graph``
+    draws the same plan from the engine's status objects)."""
+    loaded = load_objects(paths)
+    engine = Engine(options)
     events = [item.event for item in loaded]
-    if args.journal:
-        with JournalWriter(args.journal) as journal:
+    if journal:
+        with JournalWriter(journal) as writer:
             for event in events:
-                journal.apply(engine, event)
+                writer.apply(engine, event)
     else:
         engine.apply_all(events)
     log.info("planned", objects=len(loaded), dataflows=len(engine.plans()))
+    return engine, loaded
+
+
+def run(args: argparse.Namespace) -> int:
+    engine, loaded = planned(args.filename, plan_options(args), args.journal)
     write_objects(engine.desired() + engine.status_objects(), args.output, sys.stdout)
     return 2 if report_errors(engine, loaded) else 0

@@ -9,6 +9,7 @@ limit, because a function's address came from a status anyone in the namespace c
 
 from __future__ import annotations
 
+import ipaddress
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -63,10 +64,20 @@ def parse_counts(text: str) -> Counts | None:
 
 
 def metrics_url(address: str, port: int = METRICS_PORT) -> str | None:
-    """The metrics URL of a function at ``address`` (an IP from its status), or None if unusable."""
-    if not address or any(c in address for c in "/?#@ ") or len(address) > 64:
+    """The metrics URL of a function at ``address``, or None if unusable.
+
+    ``address`` is an IP, or a status's function address as the core writes it,
+    ``IP[,IP...]:PORT/PROTOCOL[,...]`` (its data ports): the first IP is taken. Only an IP
+    literal makes a URL, never a host name: the status may have been written by anyone.
+    """
+    if not address or len(address) > 256:
         return None
-    host = f"[{address}]" if ":" in address else address
+    ips = address.rsplit(":", 1)[0] if "/" in address else address  # ports hold no ":"
+    try:
+        ip = ipaddress.ip_address(ips.split(",")[0])
+    except ValueError:
+        return None
+    host = f"[{ip}]" if ip.version == 6 else str(ip)
     return f"http://{host}:{port}/metrics"
 
 
