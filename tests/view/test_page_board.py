@@ -143,6 +143,9 @@ def test_figures_reach_the_pages_json_from_a_real_metrics_endpoint() -> None:
     board = Board()
     board.set_dataflows([dataflow(address=f"{host}:8080/TCP")])
     sampler = FigureSampler(board)
+    assert board.metrics_targets() == {}  # nobody looks at it: nothing to scrape
+    board.page("ns", "df")
+    assert set(board.metrics_targets().values()) == {f"http://{host}:{METRICS_PORT}/metrics"}
     try:
         sampler.sample_once()
         requests.inc(40)
@@ -159,7 +162,6 @@ def test_figures_reach_the_pages_json_from_a_real_metrics_endpoint() -> None:
     assert figures["errors_per_second"] == 0
     assert figures["mean_latency_ms"] == pytest.approx(4.0)
     assert figures["next_hop"] == "127.0.0.9"
-    # The sampler, once started, keeps doing it on its own.
     sampler.sample_once()  # the endpoint is gone now: no figures, no error
     assert board.page("ns", "df")["nodes"][0]["figures"] is None  # type: ignore[index]
 
@@ -169,6 +171,7 @@ def test_the_sampler_thread_samples_every_interval_until_stopped() -> None:
     board = Board()
     board.set_dataflows([dataflow(address=host)])
     sampler = FigureSampler(board, interval=0.1)
+    board.page("ns", "df")
     sampler.start()
     try:
         requests.inc(5)

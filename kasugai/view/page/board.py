@@ -30,6 +30,7 @@ __all__ = ["Board", "DataflowKey", "metrics_host"]
 
 DataflowKey = tuple[str, str]  # namespace, name
 MAX_DATAFLOWS = 1000  # more than a page could list; the rest are left out and said to be
+VIEWED_SECONDS = 10.0  # figures are scraped only for DataFlows a page asked about this recently
 _SEPARATOR = "\x00"  # in the sampler's keys: cannot occur in a namespace, name or function key
 
 
@@ -112,6 +113,7 @@ class Board:
         self._chains: dict[DataflowKey, Chain] = {}
         self._rewiring: dict[DataflowKey, _Rewiring] = {}
         self._figures: dict[DataflowKey, dict[str, HopFigures]] = {}
+        self._viewed: dict[DataflowKey, float] = {}
         self._left_out = 0
         self._closed = False
 
@@ -193,7 +195,7 @@ class Board:
         rewiring.see(chain, rewired, self._clock(), self._wall_clock())
 
     def _forget(self, key: DataflowKey) -> None:
-        for table in (self._dataflows, self._chains, self._rewiring, self._figures):
+        for table in (self._dataflows, self._chains, self._rewiring, self._figures, self._viewed):
             table.pop(key, None)
 
     # --- read by the sampler and the pages --------------------------------------------------
@@ -203,9 +205,14 @@ class Board:
         return self._closed
 
     def metrics_targets(self) -> dict[str, str]:
-        """Each function's metrics URL, by a key ``set_figures`` takes back."""
+        """The metrics URL of each function of the DataFlows a page shows now (a controller
+        with a thousand DataFlows scrapes nobody's functions while nobody looks), by a key
+        ``set_figures`` takes back."""
+        recent = self._clock() - VIEWED_SECONDS
         with self._changed:
-            chains = list(self._chains.items())
+            chains = [
+                (k, c) for k, c in self._chains.items() if self._viewed.get(k, -1e18) > recent
+            ]
         targets = {}
         for (namespace, name), chain in chains:
             for node in chain.nodes:
@@ -240,6 +247,7 @@ class Board:
                 return None
             figures = self._figures.get(key, {})
             rewiring = self._rewiring[key].json()
+            self._viewed[key] = self._clock()
         data = chain_to_json(chain.with_figures(figures))
         data["rewiring"] = rewiring
         data["events"] = self.events.of(namespace, name)
