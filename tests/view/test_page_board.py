@@ -3,8 +3,10 @@ HTTP from a metrics endpoint on a 127.x address of the test's own, and the ``--v
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import socket
 import subprocess
 import sys
 
@@ -250,3 +252,22 @@ def test_up_with_a_view_address_already_taken_is_an_error_naming_the_flag(tmp_pa
         taken.stop()
     assert result.returncode == 2
     assert f"--view {host}:{port}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_up_runs_without_the_page_when_the_default_port_is_taken(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    holder = socket.socket()
+    with contextlib.suppress(OSError):  # taken by another kasugai up already: as good
+        holder.bind(("127.0.0.1", 8765))
+        holder.listen()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "kasugai.cli", "up", str(tmp_path / "missing"),
+             "--state-dir", str(tmp_path / "state")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        holder.close()
+    assert "the live page is not served: 127.0.0.1:8765 is taken" in result.stderr
+    assert "--view ADDRESS:PORT" in result.stderr
+    # It went on, as far as these inputs allow: the missing directory is the error.
+    assert result.returncode == 2 and "not a directory of resources" in result.stderr
