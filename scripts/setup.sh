@@ -2,8 +2,8 @@
 # Installs everything kasugai needs on a fresh machine of this kind (Debian, root, Python 3.11):
 # Debian packages (GStreamer for the video chain; podman, buildah and mmdebstrap for the container
 # images; containerd, runc, CNI plugins, iptables, a C compiler and busybox for the node test
-# tier), then a virtualenv in .venv with kasugai and its
-# dev extras installed editable. Safe to re-run: each step is skipped when already done.
+# tier; headless Chromium for the live page's browser test), then a virtualenv in .venv with
+# kasugai and its dev extras installed editable. Safe to re-run: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,9 @@ APT_PACKAGES=(
   # this hybrid cgroup hierarchy), buildah, mmdebstrap for a Debian base without a registry, and
   # containerd, whose ctr imports the exported archives.
   podman buildah mmdebstrap
+  # The live page's browser test and scripts/screenshot_page.py: headless Chromium and the
+  # chromedriver Selenium drives (from Debian: nothing is downloaded at test time).
+  chromium chromium-driver
 )
 
 missing=()

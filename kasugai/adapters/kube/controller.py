@@ -15,6 +15,10 @@ to is never read.
 Probes: ``/healthz`` says whether the process works (its reconcile loop runs), so that a
 liveness probe never restarts a healthy controller during an API server outage; ``/readyz``
 also says whether the watches are connected and have listed.
+
+The same server serves the live page of each DataFlow (``/``, ``/dataflows/<ns>/<name>``; read
+only, GET only; ``kubectl port-forward`` to reach it): the DataFlows as the watch delivers them
+(with the statuses the leader wrote), and the Events this replica recorded.
 """
 
 from __future__ import annotations
@@ -36,12 +40,14 @@ from kasugai.adapters.kube.named_watches import NamedWatches
 from kasugai.adapters.kube.observability import HealthServer, Metrics
 from kasugai.adapters.kube.pacing import TokenBucket
 from kasugai.adapters.kube.recorder import EventRecorder
-from kasugai.adapters.kube.watchers import Watcher, WatchTimeouts, watch_name
+from kasugai.adapters.kube.watchers import Delivery, Watcher, WatchTimeouts, watch_name
 from kasugai.adapters.kube.writer import Writer
 from kasugai.core import names
 from kasugai.core.diff import Action
 from kasugai.core.engine import Engine
+from kasugai.core.events import Forgotten
 from kasugai.core.options import PlanOptions
+from kasugai.view.page import Board, FigureSampler, mount_page
 
 __all__ = ["Controller", "ControllerSettings", "default_identity", "watched"]
 
@@ -72,6 +78,7 @@ class ControllerSettings:
     watch_timeouts: WatchTimeouts = attrs.field(factory=WatchTimeouts)
     lease_timing: LeaseTiming = attrs.field(factory=LeaseTiming)
     plan_options: PlanOptions = attrs.field(factory=PlanOptions)
+    view: bool = True  # serve the live page on the probe server
 
 
 WRITTEN_KINDS = ("ConfigMap", "Pod", "Service", "ServiceAccount", "Role", "RoleBinding")
@@ -147,7 +154,7 @@ class Controller:
                 self.api,
                 kind,
                 namespace,
-                self.reconciler.queue.put,
+                self._deliver if kind == "DataFlow" else self.reconciler.queue.put,
                 self.metrics,
                 label_selector=selector,
                 timeouts=settings.watch_timeouts,
@@ -157,7 +164,20 @@ class Controller:
         self.health = HealthServer(
             settings.metrics_bind_address, self.metrics, self.problems, self.unready
         )
+        self.board = Board(self.recorder.recent)
+        self.sampler = FigureSampler(self.board)
+        if settings.view:
+            mount_page(self.health, self.board)
         self._loop = threading.Thread(target=self._run_loop, name="reconcile")
+
+    def _deliver(self, delivery: Delivery) -> None:
+        """DataFlow watch events: to the page's board, then to the reconcile loop."""
+        for event in delivery.events:
+            if isinstance(event, Forgotten):
+                self.board.forget(event.namespace, event.name)
+            else:
+                self.board.observe(event.body)
+        self.reconciler.queue.put(delivery)
 
     def problems(self) -> list[str]:
         """What /healthz reports: whether the process works (its reconcile loop runs).
@@ -191,6 +211,8 @@ class Controller:
             journal=settings.journal,
         )
         self.health.start()
+        if self.settings.view:
+            self.sampler.start()
         self.recorder.start()
         for watcher in self.watchers:
             watcher.start()
@@ -223,6 +245,8 @@ class Controller:
         self.named.join(10)
         if self.journal is not None:
             self.journal.close()
+        self.board.close()
+        self.sampler.stop()
         self.health.stop()
         log.info("controller stopped", clean=not failed)
         return 1 if failed else 0

@@ -10,7 +10,8 @@ so a DataFlow's life in the normal case makes two or three Events. Moves into ``
 Events are written by a thread of their own, from a bounded queue, as client-go's broadcaster
 does: the reconcile loop never waits for them (they still take tokens from the process-wide
 write limit). An Event that cannot be written, or finds the queue full, is logged, counted and
-dropped: Events are a courtesy, never a reason to stop reconciling.
+dropped: Events are a courtesy, never a reason to stop reconciling. The recent ones are also
+kept in memory (``recent``, bounded) for the live page.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from kasugai.adapters.kube.pacing import REQUEST_ERRORS, Stopped
 from kasugai.adapters.kube.writer import NotLeader, Writer
 from kasugai.core.events import ObjectKey, Transitioned
 from kasugai.core.lifecycle import STALE
+from kasugai.view.page.recent import RecentEvents
 
 __all__ = ["COMPONENT", "EventRecorder"]
 
@@ -68,6 +70,7 @@ class EventRecorder:
         self.metrics = metrics
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=capacity)
         self._thread = threading.Thread(target=self._send_all, name="events", daemon=True)
+        self.recent = RecentEvents()  # what this replica recorded, per DataFlow, for the page
 
     def start(self) -> None:
         if self.writer is not None:
@@ -145,6 +148,7 @@ class EventRecorder:
         }
         try:
             self._queue.put_nowait(body)
+            self.recent.add(key.namespace, key.name, str(body["type"]), reason, message)
         except queue.Full:
             self.metrics.events_dropped.inc()
             log.warning("event not recorded: queue full", dataflow=f"{key.namespace}/{key.name}")

@@ -31,7 +31,7 @@ from kasugai.adapters.local.podspec import NotRunnable, PodSpec
 from kasugai.collector import collector_paused
 from kasugai.core.diff import Action, diff
 from kasugai.core.engine import Changes, Engine
-from kasugai.core.events import Event, Forgotten, ObjectKey, Observed
+from kasugai.core.events import Event, Forgotten, ObjectKey, Observed, Transitioned
 from kasugai.core.identity import IDENTITY_KINDS
 from kasugai.core.rewiring import loaded_condition
 from kasugai.core.status import condition
@@ -71,6 +71,8 @@ class Reconciler:
         self.specs: dict[ObjectKey, PodSpec] = {}
         self.rejected: dict[ObjectKey, Rejection] = {}
         self.loaded: dict[ObjectKey, str] = {}  # Pod -> the config its sidecar reported
+        # Told every lifecycle decision, after it is logged (the live page lists them).
+        self.on_transition: Callable[[Transitioned], None] | None = None
 
     def feed(self, events: list[Event]) -> None:
         """Fold events into the core (through the journal, one by one, if there is one)."""
@@ -228,6 +230,8 @@ class Reconciler:
                 reason=decision.reason,
                 message=decision.message,
             )
+            if self.on_transition is not None:
+                self.on_transition(decision)
         for key, status in changes.statuses.items():
             if status is not None and status.status.get("status") == "Error":
                 log.error(f"{key.kind} Error", name=str(key), message=status.status["message"])

@@ -99,6 +99,9 @@ class Supervisor:
         self._input_problems: list[str] = []
         self._started_at = time.time()
         self._closed = False
+        # Told every snapshot as it is written (the live page), and where that page is served.
+        self.on_snapshot: Callable[[dict[str, Any]], None] | None = None
+        self.view_url = ""
         self.pods = PodTable(settings.backoff, self._inbox.put_nowait)
         self.reconciler = Reconciler(
             Engine(settings.options),
@@ -291,7 +294,9 @@ class Supervisor:
             "source": str(self.settings.source),
             "startedAt": self._started_at,
         }
-        write_snapshot(
-            self.settings.state,
-            build_snapshot(self.reconciler, supervisor, list(self._input_problems)),
-        )
+        if self.view_url:
+            supervisor["view"] = self.view_url
+        snapshot = build_snapshot(self.reconciler, supervisor, list(self._input_problems))
+        write_snapshot(self.settings.state, snapshot)
+        if self.on_snapshot is not None:
+            self.on_snapshot(snapshot)

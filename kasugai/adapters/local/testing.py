@@ -49,9 +49,17 @@ def wait_until(check: Callable[[], T], what: str, timeout: float = DEFAULT_TIMEO
 
 class LocalRun:
     def __init__(
-        self, source: Path, state: Path, output: Path, *, log_format: str | None = "json"
+        self,
+        source: Path,
+        state: Path,
+        output: Path,
+        *,
+        log_format: str | None = "json",
+        up_args: Sequence[str] = (),
     ) -> None:
-        """``log_format``: ``KASUGAI_LOG_FORMAT`` for ``kasugai up`` (None: its default)."""
+        """``log_format``: ``KASUGAI_LOG_FORMAT`` for ``kasugai up`` (None: its default);
+        ``up_args``: more flags for ``kasugai up`` (``--view 127.0.0.1:0``)."""
+        self.up_args = tuple(up_args)
         self.source = source
         self.state = state_dir(str(state))
         self.output = output
@@ -86,7 +94,14 @@ class LocalRun:
         self.output.parent.mkdir(parents=True, exist_ok=True)
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
-                [*KASUGAI, "up", str(self.source), "--state-dir", str(self.state.root)],
+                [
+                    *KASUGAI,
+                    "up",
+                    str(self.source),
+                    "--state-dir",
+                    str(self.state.root),
+                    *self.up_args,
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
