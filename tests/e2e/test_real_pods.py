@@ -581,6 +581,20 @@ def _runs_chain(kube: Kube, keys: tuple[str, ...]) -> bool:
     return True
 
 
+def _chain_state(kube: Kube) -> str:
+    """What a failed wait for a chain found: the DataFlow's status and the calc Pods."""
+    status = kube.dataflow_status(CALC)
+    conditions = {c["type"]: (c["status"], c["message"]) for c in status.get("conditions") or []}
+    pods = {}
+    for key in CALC.keys:
+        pod = kube.pod(CALC.namespace, CALC.pod(key))
+        if pod is not None:
+            envs = sorted(e.name for c in pod.spec.containers for e in c.env or [])
+            deleting = bool(pod.metadata.deletion_timestamp)
+            pods[key] = (pod.status.phase, "deleting" if deleting else "", envs)
+    return json.dumps({"status": status.get("status"), "conditions": conditions, "pods": pods})
+
+
 def test_topology_edits_on_real_pods_under_load_lose_no_request(
     kube: Kube, calc: Deployment, tmp_path: Path
 ) -> None:
@@ -604,7 +618,10 @@ def test_topology_edits_on_real_pods_under_load_lose_no_request(
             path = tmp_path / f"chain-{number}.yaml"
             path.write_text(chain_text(full, keys))
             kube.apply_file(path)
-            wait(lambda keys=keys: _runs_chain(kube, keys), f"the chain {' -> '.join(keys)}")
+            try:
+                wait(lambda keys=keys: _runs_chain(kube, keys), f"the chain {' -> '.join(keys)}")
+            except TimeoutError as error:
+                raise AssertionError(f"{error}; now: {_chain_state(kube)}") from error
             edits.append(Edit(keys, started, time.time()))
         wait(lambda: load.sent[-1].sent > edits[-1].completed, "requests on the last chain")
     finally:
