@@ -85,6 +85,13 @@ def register(subparsers: Any) -> None:
         help="serve /healthz, /readyz and /metrics here (default: %(default)s; port 0: any)",
     )
     parser.add_argument(
+        "--view-bind-address",
+        default="127.0.0.1:8081",
+        metavar="HOST:PORT",
+        help="serve the live page of every DataFlow here; it shows all namespaces, so keep it on "
+        "loopback and reach it with kubectl port-forward (default: %(default)s; 'off': none)",
+    )
+    parser.add_argument(
         "--kube-api-qps",
         type=_positive,
         default=50.0,
@@ -128,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             lease_namespace=args.leader_elect_resource_namespace,
             identity=args.identity or default_identity(),
             metrics_bind_address=args.metrics_bind_address,
+            view_bind_address="" if args.view_bind_address == "off" else args.view_bind_address,
             write_qps=args.kube_api_qps,
             write_burst=args.kube_api_burst,
             watch_timeouts=WatchTimeouts(watch=args.watch_timeout),

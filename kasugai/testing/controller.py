@@ -49,12 +49,19 @@ class ControllerProcess:
     def port(self) -> int:
         """The probes' port, from the log line that announces it (waits for it)."""
         if not self._port:
-            found = wait_for(
-                lambda: self.logged("serving probes and metrics") or self._died(),
-                f"{self.process.name} to serve its probes",
-            )
-            self._port = int(found[0]["port"])
+            self._port = self._announced("serving probes and metrics", "its probes")
         return self._port
+
+    @property
+    def view_port(self) -> int:
+        """The live page's port, from the log line that announces it (waits for it)."""
+        return self._announced("serving the live page", "its live page")
+
+    def _announced(self, event: str, what: str) -> int:
+        found = wait_for(
+            lambda: self.logged(event) or self._died(), f"{self.process.name} to serve {what}"
+        )
+        return int(found[0]["port"])
 
     def _died(self) -> list[dict[str, Any]]:
         if self.process.exited():
@@ -108,7 +115,8 @@ def start_controller(
     name: str = "controller",
     env: Mapping[str, str] | None = None,
 ) -> ControllerProcess:
-    """``kasugai controller --kubeconfig K --metrics-bind-address 127.0.0.1:0 ARGS``."""
+    """``kasugai controller --kubeconfig K --metrics-bind-address 127.0.0.1:0
+    --view-bind-address 127.0.0.1:0 ARGS`` (free ports: tests run several controllers)."""
     full_env = {**os.environ, "KASUGAI_LOG_FORMAT": "json", **(env or {})}
     full_env.pop("KUBECONFIG", None)
     argv: Sequence[str] = [
@@ -117,6 +125,8 @@ def start_controller(
         "--kubeconfig",
         str(kubeconfig),
         "--metrics-bind-address",
+        "127.0.0.1:0",
+        "--view-bind-address",
         "127.0.0.1:0",
         *args,
     ]

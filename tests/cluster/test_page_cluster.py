@@ -1,6 +1,6 @@
 """The live page served by a real controller against the real API server: the list, and one
 DataFlow's JSON with the chain from the status the controller wrote and the Events it recorded;
-read-only (GET only) on the probes' server."""
+read-only (GET only), on a server of its own, not on the probes' port."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_the_controller_serves_the_page_json_of_a_dataflow_it_reconciles(
     controller = own_controller(namespace, "--leader-elect=false")
     apply_objects(kube, calc_inputs(namespace))
     wait_for_status(kube, namespace, "df-calcapp", "Deployed")
-    port = controller.port
+    port = controller.view_port
 
     def page() -> dict[str, Any] | None:
         status, _, body = _get(port, f"/dataflows/{namespace}/df-calcapp.json")
@@ -59,4 +59,6 @@ def test_the_controller_serves_the_page_json_of_a_dataflow_it_reconciles(
     assert _get(port, "/")[0] == 200
     assert _get(port, f"/dataflows/{namespace}/df-calcapp.json", method="POST")[0] == 405
     assert _get(port, f"/dataflows/{namespace}/missing.json")[0] == 404
-    assert _get(port, "/healthz")[0] == 200  # the probes are still served first
+    # Every namespace's DataFlows: not on the port the kubelet and Prometheus reach.
+    assert _get(controller.port, "/dataflows.json")[0] == 404
+    assert _get(controller.port, "/healthz")[0] == 200

@@ -16,9 +16,12 @@ Probes: ``/healthz`` says whether the process works (its reconcile loop runs), s
 liveness probe never restarts a healthy controller during an API server outage; ``/readyz``
 also says whether the watches are connected and have listed.
 
-The same server serves the live page of each DataFlow (``/``, ``/dataflows/<ns>/<name>``; read
-only, GET only; ``kubectl port-forward`` to reach it): the DataFlows as the watch delivers them
-(with the statuses the leader wrote), and the Events this replica recorded.
+The live page of each DataFlow (``/``, ``/dataflows/<ns>/<name>``; read only, GET only) has a
+server of its own, on loopback by default (``view_bind_address``): it shows every namespace's
+DataFlows, so it is reached with ``kubectl port-forward`` (which needs ``pods/portforward`` in the
+controller's namespace), not by any Pod that can reach the probes' port. It shows the DataFlows as
+the watch delivers them (with the statuses the leader wrote), and the Events this replica
+recorded.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from kasugai.adapters.kube.api import KubeApi, load_api_client
 from kasugai.adapters.kube.leader import LeaseElector, LeaseTiming
 from kasugai.adapters.kube.loop import LeaderChanged, Reconciler
 from kasugai.adapters.kube.named_watches import NamedWatches
-from kasugai.adapters.kube.observability import HealthServer, Metrics
+from kasugai.adapters.kube.observability import HealthServer, Metrics, parse_bind_address
 from kasugai.adapters.kube.pacing import TokenBucket
 from kasugai.adapters.kube.recorder import EventRecorder
 from kasugai.adapters.kube.watchers import Delivery, Watcher, WatchTimeouts, watch_name
@@ -47,6 +50,7 @@ from kasugai.core.diff import Action
 from kasugai.core.engine import Engine
 from kasugai.core.events import Forgotten
 from kasugai.core.options import PlanOptions
+from kasugai.health_server import ProbeServer
 from kasugai.view.page import Board, FigureSampler, mount_page
 
 __all__ = ["Controller", "ControllerSettings", "default_identity", "watched"]
@@ -78,7 +82,7 @@ class ControllerSettings:
     watch_timeouts: WatchTimeouts = attrs.field(factory=WatchTimeouts)
     lease_timing: LeaseTiming = attrs.field(factory=LeaseTiming)
     plan_options: PlanOptions = attrs.field(factory=PlanOptions)
-    view: bool = True  # serve the live page on the probe server
+    view_bind_address: str = "127.0.0.1:8081"  # the live page; "": none
 
 
 WRITTEN_KINDS = ("ConfigMap", "Pod", "Service", "ServiceAccount", "Role", "RoleBinding")
@@ -166,8 +170,10 @@ class Controller:
         )
         self.board = Board(self.recorder.recent)
         self.sampler = FigureSampler(self.board)
-        if settings.view:
-            mount_page(self.health, self.board)
+        self.view: ProbeServer | None = None
+        if settings.view_bind_address:
+            self.view = ProbeServer(*parse_bind_address(settings.view_bind_address), {}, "view")
+            mount_page(self.view, self.board)
         self._loop = threading.Thread(target=self._run_loop, name="reconcile")
 
     def _deliver(self, delivery: Delivery) -> None:
@@ -211,7 +217,10 @@ class Controller:
             journal=settings.journal,
         )
         self.health.start()
-        if self.settings.view:
+        if self.view is not None:
+            self.view.start()
+            host, port = self.view.address
+            log.info("serving the live page", address=f"{host}:{port}", port=port)
             self.sampler.start()
         self.recorder.start()
         for watcher in self.watchers:
@@ -247,6 +256,8 @@ class Controller:
             self.journal.close()
         self.board.close()
         self.sampler.stop()
+        if self.view is not None:
+            self.view.stop()
         self.health.stop()
         log.info("controller stopped", clean=not failed)
         return 1 if failed else 0
