@@ -16,8 +16,8 @@ from pathlib import Path
 
 from kasugai.adapters.local.testing import LocalRun, wait_until
 from kasugai.commands.demo_chain import ChainProbe
+from kasugai.testing.browser import headless_chromium
 from kasugai.testing.rewire_load import Load
-from kasugai.view.page.browser import headless_chromium
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = "dataflows/cpufunc-calcapp/df-calcapp"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -15,19 +12,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 from kasugai.health_server import ProbeServer, metrics_reply
 from kasugai.view.chain import HopFigures, chain_from_dataflow, chain_to_json
 from kasugai.view.figures import Counts, HopSampler, metrics_url, parse_counts, scrape
-
-CALC = Path(__file__).parents[1] / "fixtures" / "openkasugai" / "calc-func"
+from view.planned import planned_dataflow
 
 
 @pytest.fixture(scope="module")
 def planned_calc() -> dict:
-    out = subprocess.run(
-        [str(Path(sys.executable).with_name("kasugai")), "plan", "-f", str(CALC), "-o", "json"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return next(i for i in json.loads(out)["items"] if i["kind"] == "DataFlow")
+    return planned_dataflow()
 
 
 def test_the_calc_plan_gives_seven_nodes_and_six_edges_in_chain_order(planned_calc: dict) -> None:

@@ -4,11 +4,7 @@ calc sample's real plan and on hostile names and addresses."""
 from __future__ import annotations
 
 import itertools
-import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,23 +21,17 @@ from kasugai.view.render_labels import edge_label, node_label, plain
 from kasugai.view.render_mermaid import render_mermaid
 from kasugai.view.render_svg import render_svg
 from kasugai.view.render_tree import render_tree
+from view.planned import planned_dataflow
 
 from .graph_parsers import SVG, parse_dot, parse_mermaid, parse_svg
 
-CALC = Path(__file__).parents[1] / "fixtures" / "openkasugai" / "calc-func"
 CALC_KEYS = ["send", "plus", "minus", "multiply", "divide", "average", "rcv"]
 CALC_HOPS = list(itertools.pairwise(CALC_KEYS))
 
 
 @pytest.fixture(scope="module")
 def calc() -> Chain:
-    out = subprocess.run(
-        [str(Path(sys.executable).with_name("kasugai")), "plan", "-f", str(CALC), "-o", "json"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return chain_from_dataflow(next(i for i in json.loads(out)["items"] if i["kind"] == "DataFlow"))
+    return chain_from_dataflow(planned_dataflow())
 
 
 def _keys(labels: list[str]) -> list[str]:

@@ -4,26 +4,13 @@ the list links to each DataFlow by its encoded name."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from kasugai.testing.polling import wait_until
 from kasugai.view.page import Board
-from kasugai.view.page.browser import headless_chromium
 from view.page_support import dataflow, page_server
 
 HOSTILE = "<img src=x onerror=\"document.title='owned'\">"
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    driver = headless_chromium()
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_hostile_values_are_text_on_the_page(browser: Any) -> None:

@@ -16,21 +16,11 @@ from local_samples import shorten_chain
 
 from kasugai.adapters.local.testing import LocalRun, wait_until
 from kasugai.testing.rewire_load import Load
-from kasugai.view.page.browser import headless_chromium
 
 CALC = ["send", "plus", "minus", "multiply", "divide", "average", "rcv"]
 SHORT = ["send", "plus", "minus", "rcv"]
 PAGE = "dataflows/cpufunc-calcapp/df-calcapp"
 EDIT_DEADLINE_S = 10.0
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    driver = headless_chromium()
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
