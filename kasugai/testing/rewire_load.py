@@ -131,9 +131,14 @@ def add_second_type_version(sample: Path) -> None:
             ),
         },
     }
+    # In the DataFlow's namespace: reading one in ``default`` would need a grant there.
     new_config = {
         **config,
-        "metadata": {**config["metadata"], "name": config_name + suffix},
+        "metadata": {
+            **config["metadata"],
+            "name": config_name + suffix,
+            "namespace": kind_type["metadata"]["namespace"],
+        },
         "data": {f"{config_name}{suffix}.json": json.dumps(entries)},
     }
     text = yaml.safe_dump_all([new_type, new_info, new_config], sort_keys=False)
