@@ -12,7 +12,9 @@ from typing import Any
 from controller_fixtures import *  # noqa: F403
 from controller_fixtures import calc_inputs, wait_for, wait_for_status
 from kubernetes import client
+from prometheus_client import CollectorRegistry, Counter
 
+from kasugai.health_server import ProbeServer, metrics_reply
 from kasugai.testing.inputs import apply_objects
 
 CALC = ["send", "plus", "minus", "multiply", "divide", "average", "rcv"]
@@ -62,3 +64,34 @@ def test_the_controller_serves_the_page_json_of_a_dataflow_it_reconciles(
     # Every namespace's DataFlows: not on the port the kubelet and Prometheus reach.
     assert _get(controller.port, "/dataflows.json")[0] == 404
     assert _get(controller.port, "/healthz")[0] == 200
+
+
+def test_the_controller_page_scrapes_each_function_at_its_pod_ip(
+    kube: client.ApiClient, namespace: str, own_controller: Any, fake_kubelet: Any
+) -> None:
+    """A function's status address is its Service's, without the metrics port: the page takes
+    its figures from the Pod IP instead (the fake kubelet's are loopback addresses, so a
+    metrics endpoint of the test's own can stand at plus's)."""
+    fake_kubelet(namespace)
+    controller = own_controller(namespace, "--leader-elect=false")
+    apply_objects(kube, calc_inputs(namespace))
+    wait_for_status(kube, namespace, "df-calcapp", "Deployed")
+    plus = client.CoreV1Api(kube).read_namespaced_pod(
+        "df-calcapp-wbfunction-plus-cpu-pod", namespace
+    )
+    registry = CollectorRegistry()
+    Counter("kasugai_function_requests", "received", registry=registry).inc(42)
+    routes = {"/metrics": lambda: metrics_reply(registry)}
+    server = ProbeServer(plus.status.pod_ip, 9464, routes, "plus-metrics")
+    server.start()
+    try:
+
+        def figures() -> dict[str, Any] | None:
+            status, _, body = _get(controller.view_port, f"/dataflows/{namespace}/df-calcapp.json")
+            nodes = {n["key"]: n for n in json.loads(body)["nodes"]} if status == 200 else {}
+            return (nodes.get("plus") or {}).get("figures")
+
+        found = wait_for(figures, "plus's figures on the page")
+    finally:
+        server.stop()
+    assert found["requests_total"] == 42

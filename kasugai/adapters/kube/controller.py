@@ -52,6 +52,7 @@ from kasugai.core.events import Forgotten
 from kasugai.core.options import PlanOptions
 from kasugai.health_server import ProbeServer
 from kasugai.view.page import Board, FigureSampler, mount_page
+from kasugai.view.page.pod_hosts import PodHosts
 
 __all__ = ["Controller", "ControllerSettings", "default_identity", "watched"]
 
@@ -158,7 +159,9 @@ class Controller:
                 self.api,
                 kind,
                 namespace,
-                self._deliver if kind == "DataFlow" else self.reconciler.queue.put,
+                {"DataFlow": self._deliver, "Pod": self._deliver_pods}.get(
+                    kind, self.reconciler.queue.put
+                ),
                 self.metrics,
                 label_selector=selector,
                 timeouts=settings.watch_timeouts,
@@ -168,7 +171,8 @@ class Controller:
         self.health = HealthServer(
             settings.metrics_bind_address, self.metrics, self.problems, self.unready
         )
-        self.board = Board(self.recorder.recent)
+        self.pod_hosts = PodHosts()
+        self.board = Board(self.recorder.recent, hosts=self.pod_hosts.of)
         self.sampler = FigureSampler(self.board)
         self.view: ProbeServer | None = None
         if settings.view_bind_address:
@@ -183,6 +187,11 @@ class Controller:
                 self.board.forget(event.namespace, event.name)
             else:
                 self.board.observe(event.body)
+        self.reconciler.queue.put(delivery)
+
+    def _deliver_pods(self, delivery: Delivery) -> None:
+        """Pod watch events: their IPs to the page's figures, then to the reconcile loop."""
+        self.pod_hosts.see(delivery.events)
         self.reconciler.queue.put(delivery)
 
     def problems(self) -> list[str]:

@@ -104,8 +104,12 @@ class Board:
         events: RecentEvents | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        hosts: Callable[[str, str], Mapping[str, str]] | None = None,
     ) -> None:
+        """``hosts``: where to scrape each function of a DataFlow, when not at its status
+        address (in a cluster, its Pod IP: ``PodHosts.of``)."""
         self.events = events or RecentEvents()
+        self._hosts = hosts
         self._clock = clock
         self._wall_clock = wall_clock
         self._changed = threading.Condition()
@@ -215,8 +219,9 @@ class Board:
             ]
         targets = {}
         for (namespace, name), chain in chains:
+            hosts = self._hosts(namespace, name) if self._hosts else {}
             for node in chain.nodes:
-                url = metrics_url(metrics_host(node.address))
+                url = metrics_url(hosts.get(node.key) or metrics_host(node.address))
                 if url is not None and _SEPARATOR not in node.key:
                     targets[_SEPARATOR.join((namespace, name, node.key))] = url
         return targets
