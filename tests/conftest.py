@@ -1,5 +1,6 @@
 """Shared pytest configuration. Tier folders (core, component, cluster) hold their own fixtures."""
 
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,12 @@ from hypothesis import HealthCheck, settings
 # failure. Per-test settings still choose their example counts.
 settings.register_profile("kasugai", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("kasugai")
+
+# A run started in the background by a shell without job control has SIGINT ignored, and every
+# program the tests start would inherit that: the tests that interrupt one (Ctrl-C) would wait
+# for nothing. A handler here is reset to the default in each child, an ignored signal is not.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

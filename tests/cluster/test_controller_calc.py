@@ -198,8 +198,9 @@ def test_a_changed_pod_spec_replaces_that_pod_only(
     inputs = calc_inputs(namespace)
     apply_objects(kube, inputs)
     fake_kubelet(namespace)
-    before = wait_for(lambda: _complete(kube, namespace), "the calc chain's 21 objects")
+    # Deployed first: until then a connection ConfigMap may still be on its way to final.
     wait_for_status(kube, namespace, DATAFLOW, "Deployed")
+    before = wait_for(lambda: _complete(kube, namespace), "the calc chain's 21 objects")
 
     config = next(obj for obj in inputs if obj["metadata"]["name"].endswith("calcapp-plus"))
     ((key, text),) = config["data"].items()

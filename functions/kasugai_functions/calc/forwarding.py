@@ -23,8 +23,9 @@ from kasugai_functions.calc.wire import reason_from, status_name
 
 log = structlog.get_logger(__name__)
 
-# A next hop that is starting (or restarting) is waited for this long before a request gets NG:
-# functions of a chain start in any order, and the first request must not fail for that.
+# A next hop that is starting is waited for this long before a request gets NG (one that was
+# connected, and is restarting, up to the call's deadline: see _Route.was_ready): functions of a
+# chain start in any order, and the first request must not fail for that.
 READY_SECONDS = 10.0
 # gRPC's default reconnect backoff (1 s, growing to 120 s) would keep a restarted next hop
 # unused for minutes; functions on a chain reconnect quickly instead.
@@ -63,6 +64,9 @@ class _Route:
     stub: operator_pb2_grpc.OperatorServiceStub
     in_flight: int = 0
     idle: asyncio.Event = attrs.Factory(asyncio.Event)
+    # Once connected, a next hop that is unreachable is being restarted or replaced (its Pod,
+    # or kube-proxy's endpoints): calls then wait for it up to their deadline.
+    was_ready: bool = False
 
     @classmethod
     def dial(cls, hop: NextHop) -> _Route:
@@ -150,7 +154,7 @@ class Router:
             return outcome
         retry = self._route or route
         log.info("next hop refused the call, once more", address=retry.hop.target)
-        return await self._call(retry, request, timeout, metadata)
+        return await self._call(retry, request, timeout, metadata, patient=True)
 
     async def _call(
         self,
@@ -158,18 +162,21 @@ class Router:
         request: operator_pb2.OperateRequest,
         timeout: float,
         metadata: tuple[tuple[str, str], ...],
+        patient: bool = False,
     ) -> Outcome:
         route.in_flight += 1
         route.idle.clear()
         address = route.hop.target
         log.info("send message", address=address)
         try:
-            if not await _ready(route.channel, min(READY_SECONDS, timeout)):
+            wait = timeout if patient or route.was_ready else min(READY_SECONDS, timeout)
+            if not await _ready(route.channel, wait):
                 return Outcome(
                     operator_pb2.NG,
                     f"{self._name}: next hop {address} failed: UNAVAILABLE: "
-                    f"not reachable within {min(READY_SECONDS, timeout):g} s",
+                    f"not reachable within {wait:g} s",
                 )
+            route.was_ready = True
             call = route.stub.Operate(request, timeout=timeout, metadata=metadata)
             response = await call
             reason = reason_from(await call.trailing_metadata())
