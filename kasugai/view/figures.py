@@ -67,14 +67,18 @@ def metrics_url(address: str, port: int = METRICS_PORT) -> str | None:
     """The metrics URL of a function at ``address``, or None if unusable.
 
     ``address`` is an IP, or a status's function address as the core writes it,
-    ``IP[,IP...]:PORT/PROTOCOL[,...]`` (its data ports): the first IP is taken. Only an IP
-    literal makes a URL, never a host name: the status may have been written by anyone.
+    ``IP[,IP...]:PORT/PROTOCOL[,...]`` (its data ports), an IPv6 one possibly in brackets: the
+    first IP is taken. Only an IP literal makes a URL, never a host name: the status may have
+    been written by anyone.
     """
     if not address or len(address) > 256:
         return None
     ips = address.rsplit(":", 1)[0] if "/" in address else address  # ports hold no ":"
+    first = ips.split(",")[0]
+    if first.startswith("[") and first.endswith("]"):
+        first = first[1:-1]
     try:
-        ip = ipaddress.ip_address(ips.split(",")[0])
+        ip = ipaddress.ip_address(first)
     except ValueError:
         return None
     host = f"[{ip}]" if ip.version == 6 else str(ip)

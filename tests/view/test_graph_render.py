@@ -240,6 +240,9 @@ def test_svg_lays_a_branching_cycle_out_left_to_right_by_longest_path() -> None:
         ("127.0.240.251:8080/TCP", "http://127.0.240.251:9464/metrics"),  # as the core writes it
         ("10.0.0.1,10.0.0.2:8080/TCP,9090/UDP", "http://10.0.0.1:9464/metrics"),
         ("fd00::1:8080/TCP", "http://[fd00::1]:9464/metrics"),
+        ("[fd00::1]:80/UDP", "http://[fd00::1]:9464/metrics"),
+        ("fd00::1", "http://[fd00::1]:9464/metrics"),
+        ("", None),
         ("10.1.2.3", "http://10.1.2.3:9464/metrics"),
         ("evil.example:80/TCP", None),  # a host name: never looked up
         ("10.0.0.1/8", None),

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 from kasugai.health_server import ProbeServer, metrics_reply
 from kasugai.view.figures import METRICS_PORT
 from kasugai.view.page import Board, FigureSampler, RecentEvents
-from kasugai.view.page.board import MAX_DATAFLOWS, metrics_host
+from kasugai.view.page.board import MAX_DATAFLOWS
 from kasugai.view.page.local import ViewAddressError, parse_view, snapshot_dataflows
 from view.page_support import dataflow, page_server, request
 
@@ -102,22 +102,6 @@ def test_recent_events_are_bounded_per_dataflow_and_in_dataflows_newest_first() 
         many.add("ns", "a", "Normal", f"r{i}", "m" * 5000)
     assert [e["reason"] for e in many.of("ns", "a")] == ["r4", "r3", "r2"]
     assert len(many.of("ns", "a")[0]["message"]) == 1024
-
-
-@pytest.mark.parametrize(
-    ("address", "host"),
-    [
-        ("127.0.4.132:8080/TCP", "127.0.4.132"),
-        ("10.96.0.1", "10.96.0.1"),
-        ("[fd00::1]:80/UDP", "fd00::1"),
-        ("fd00::1", "fd00::1"),
-        ("", ""),
-    ],
-)
-def test_the_metrics_host_is_the_status_address_without_port_and_protocol(
-    address: str, host: str
-) -> None:
-    assert metrics_host(address) == host
 
 
 def _metrics_server() -> tuple[ProbeServer, Counter, str]:

@@ -26,7 +26,7 @@ from kasugai.view.chain import Chain, HopFigures, chain_from_dataflow, chain_to_
 from kasugai.view.figures import metrics_url
 from kasugai.view.page.recent import RecentEvents
 
-__all__ = ["Board", "DataflowKey", "metrics_host"]
+__all__ = ["Board", "DataflowKey"]
 
 DataflowKey = tuple[str, str]  # namespace, name
 MAX_DATAFLOWS = 1000  # more than a page could list; the rest are left out and said to be
@@ -37,14 +37,6 @@ _SEPARATOR = "\x00"  # in the sampler's keys: cannot occur in a namespace, name 
 def _iso(at: float) -> str:
     moment = datetime.datetime.fromtimestamp(at, datetime.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def metrics_host(address: str) -> str:
-    """The host of a function's status address (``10.1.2.3:8080/TCP``, ``[fd00::1]:80/UDP``)."""
-    text = address.partition("/")[0]
-    if text.startswith("["):
-        return text[1 : text.find("]")] if "]" in text else ""
-    return text.partition(":")[0] if text.count(":") == 1 else text
 
 
 def _rewired_condition(status: Mapping[str, Any]) -> bool:
@@ -221,7 +213,7 @@ class Board:
         for (namespace, name), chain in chains:
             hosts = self._hosts(namespace, name) if self._hosts else {}
             for node in chain.nodes:
-                url = metrics_url(hosts.get(node.key) or metrics_host(node.address))
+                url = metrics_url(hosts.get(node.key) or node.address)
                 if url is not None and _SEPARATOR not in node.key:
                     targets[_SEPARATOR.join((namespace, name, node.key))] = url
         return targets
