@@ -1,26 +1,32 @@
 """Benchmark of the controller on a real API server: N DataFlows of the 7-function calc chain.
 
-Run by hand: ``.venv/bin/python benchmarks/controller.py [N] [-- controller flags...]``
-(default N=100). It starts etcd and kube-apiserver on loopback (``kasugai.testing``, binaries
-from ``tests/apiserver/build.sh``), ``kasugai controller`` as a subprocess and a fake kubelet
-(Pods Running, load-balancer IPs), applies the chain's inputs, then N DataFlows at once, and
-prints:
+Run by hand: ``.venv/bin/python benchmarks/controller.py [N ...] [--qps Q ...]`` (default
+N=100, Q=50). For every N and every write limit Q it starts etcd and kube-apiserver on loopback
+(``kasugai.testing``, binaries from ``tests/apiserver/build.sh``), makes the namespace ready for
+DataFlows (``manifests/tenant``), starts ``kasugai controller --kube-api-qps Q --kube-api-burst
+2Q`` as a subprocess and a fake kubelet (Pods Running, load-balancer IPs), applies the chain's
+inputs, then N DataFlows at once, and prints:
 
 * time to converge: until every DataFlow is Deployed (7 Pods, 7 Services, 7 published
   ConfigMaps each), and until every function also shows Running and the controller is quiet;
+  beside it the write floor, the time the write limit alone needs for those writes (the burst
+  first, then Q a second), for the objects alone and for every write the run made;
 * API writes per created object (target 1: one Server-Side Apply each), with the status and
   Event writes beside it;
 * writes per minute in the steady state that follows (target 0), over one minute;
-* the controller's resident memory (now, and its peak).
+* the controller's resident memory (now, and its peak);
+* the machine: CPUs, Python, load average before and after.
 
-The controller's write limit is its default (``--kube-api-qps 50 --kube-api-burst 100``) unless
-flags after ``--`` say otherwise.
+A run that cannot converge (every write refused, say) stops at three times its floor plus two
+minutes, with the controller's last warning.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import platform
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,11 +39,14 @@ from kasugai.testing import EphemeralCluster, install_crds
 from kasugai.testing.controller import ControllerProcess, start_controller, wait_for
 from kasugai.testing.fake_kubelet import FakeKubelet
 from kasugai.testing.inputs import apply_objects, dataflow_copies, load, relocated
+from kasugai.testing.tenants import install_tenant
 
 REPO = Path(__file__).resolve().parent.parent
 CALC = REPO / "tests" / "fixtures" / "openkasugai" / "calc-func" / "basic"
 NAMESPACE = "bench"
 OBJECT_KINDS = ("Pod", "Service", "ConfigMap")
+FUNCTIONS = 7  # per DataFlow; each has a Pod, a Service and an ethcrl ConfigMap
+STEADY_SECONDS = 60
 
 
 def _binaries() -> Path:
@@ -73,7 +82,19 @@ def _quiet(controller: ControllerProcess, seconds: float = 3.0) -> bool:
     return controller.writes() == before
 
 
-def run(count: int, controller_flags: list[str]) -> None:
+def floor_seconds(writes: float, qps: float, burst: int) -> float:
+    """The least time ``writes`` take through a token bucket of ``burst`` then ``qps`` a second."""
+    return max(0.0, writes - burst) / qps
+
+
+def _last_warning(controller: ControllerProcess) -> str:
+    warnings = [entry for entry in controller.log() if entry.get("level") in ("warning", "error")]
+    return str(warnings[-1]) if warnings else "none"
+
+
+def run(count: int, qps: float) -> None:
+    burst = int(2 * qps)
+    load_before = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="kasugai-bench-"))
     print(f"starting etcd and kube-apiserver in {workdir} ...", flush=True)
     cluster = EphemeralCluster.start(_binaries(), workdir)
@@ -83,6 +104,7 @@ def run(count: int, controller_flags: list[str]) -> None:
         admin = cluster.api_client()
         install_crds(admin, REPO / "manifests" / "crds")
         client.CoreV1Api(admin).create_namespace({"metadata": {"name": NAMESPACE}})
+        install_tenant(admin, REPO / "manifests" / "tenant", NAMESPACE)
         inputs = relocated(load(CALC), NAMESPACE)
         template = next(obj for obj in inputs if obj["kind"] == "DataFlow")
         apply_objects(admin, [obj for obj in inputs if obj["kind"] != "DataFlow"])
@@ -94,7 +116,10 @@ def run(count: int, controller_flags: list[str]) -> None:
             NAMESPACE,
             "--leader-elect-resource-namespace",
             NAMESPACE,
-            *controller_flags,
+            "--kube-api-qps",
+            str(qps),
+            "--kube-api-burst",
+            str(burst),
         )
         wait_for(controller.ready, "the controller to be ready", timeout=120)
         wait_for(controller.leading, "the controller to lead", timeout=120)
@@ -106,10 +131,16 @@ def run(count: int, controller_flags: list[str]) -> None:
         started = time.monotonic()
         apply_objects(admin, flows)
         applied = time.monotonic() - started
-        wait_for(lambda: _deployed(api, count), "every DataFlow Deployed", 1800, 0.5)
+        # Two writes per object at least (see the figure below), so give three times that floor.
+        patience = 3 * floor_seconds(2 * count * FUNCTIONS * len(OBJECT_KINDS), qps, burst) + 120
+        try:
+            wait_for(lambda: _deployed(api, count), "every DataFlow Deployed", patience, 0.5)
+        except TimeoutError:
+            print(f"not converged; the controller's last warning: {_last_warning(controller)}")
+            raise
         deployed = time.monotonic() - started
-        wait_for(lambda: _all_running(api), "every function Running", 1800, 0.5)
-        wait_for(lambda: _quiet(controller), "the controller to go quiet", 1800, 0)
+        wait_for(lambda: _all_running(api), "every function Running", patience, 0.5)
+        wait_for(lambda: _quiet(controller), "the controller to go quiet", patience, 0)
         settled = time.monotonic() - started - 3.0
 
         objects = sum(
@@ -125,16 +156,24 @@ def run(count: int, controller_flags: list[str]) -> None:
         event_writes = controller.writes(kind="Event")
         memory = memory_mib(controller.process.pid)
 
-        before = controller.writes()
-        time.sleep(60)
-        steady = controller.writes() - before
+        all_writes = controller.writes()
+        time.sleep(STEADY_SECONDS)
+        steady = controller.writes() - all_writes
 
         print()
-        print(f"DataFlows: {count} x 7 functions; objects created: {objects}")
+        print(f"DataFlows: {count} x {FUNCTIONS} functions; objects created: {objects}")
+        print(f"write limit: --kube-api-qps {qps:g} --kube-api-burst {burst}")
         print(f"apply of the {count} DataFlows took {applied:.1f} s (client side)")
         print(
             f"time to converge: {deployed:.1f} s to every DataFlow Deployed; "
             f"{settled:.1f} s to every function Running and the controller quiet"
+        )
+        objects_floor = floor_seconds(objects, qps, burst)
+        writes_floor = floor_seconds(all_writes, qps, burst)
+        print(
+            f"write floor: {objects_floor:.1f} s for the objects alone "
+            f"(converged in {deployed / objects_floor:.2f}x that); {writes_floor:.1f} s for all "
+            f"{all_writes:.0f} writes made (converged in {deployed / writes_floor:.2f}x that)"
         )
         print(
             f"API writes per created object: {object_writes / objects:.3f} "
@@ -145,7 +184,7 @@ def run(count: int, controller_flags: list[str]) -> None:
             f"other writes: {status_writes:.0f} status, {event_writes:.0f} Events "
             f"({(status_writes + event_writes) / count:.1f} per DataFlow)"
         )
-        print(f"steady state: {steady:.0f} writes per minute (target 0)")
+        print(f"steady state: {steady:.0f} writes in {STEADY_SECONDS} s (target 0)")
         print(
             f"controller resident memory: {memory['VmRSS']:.0f} MiB now, "
             f"{memory['VmHWM']:.0f} MiB peak"
@@ -153,6 +192,10 @@ def run(count: int, controller_flags: list[str]) -> None:
         errors = controller.total("kasugai_controller_write_errors_total")
         restarts = controller.total("kasugai_controller_watch_restarts_total")
         print(f"write errors: {errors:.0f}; watch restarts: {restarts:.0f}")
+        print(
+            f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
+            f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
+        )
     finally:
         if kubelet is not None:
             kubelet.stop()
@@ -161,11 +204,15 @@ def run(count: int, controller_flags: list[str]) -> None:
         cluster.stop()
 
 
-def main(argv: list[str]) -> None:
-    split = argv.index("--") if "--" in argv else len(argv)
-    count = int(argv[0]) if split > 0 else 100
-    run(count, argv[split + 1 :])
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    parser.add_argument("counts", nargs="*", type=int, default=[100], metavar="N")
+    parser.add_argument("--qps", nargs="+", type=float, default=[50.0], metavar="Q")
+    args = parser.parse_args()
+    for count in args.counts:
+        for qps in args.qps:
+            run(count, qps)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
