@@ -12,7 +12,9 @@ Figures, each over ``--runs`` runs (median, min, max):
 The program under test is the venv's ``kasugai-calc`` entry point unless ``--calc`` names another
 command, e.g. ``functions/calc/calcapp`` (the image's launcher; set ``CALCAPP_PYTHON``). ``--image``
 runs this same file inside the calc image (``podman run --network=host``) against ``/calcapp``, so
-the figures include the image's install and Python, not the container's start.
+the figures include the image's install and Python, not the container's start. The floor (Python,
+grpcio and the stubs, nothing else): ``--calc "python benchmarks/grpc_floor.py"``, in the image
+``--image --calc "python3 /bench/grpc_floor.py"``.
 One uncounted run first warms the caches (.pyc files, the page cache), as a node that has run the
 image before; ``PYTHONDONTWRITEBYTECODE`` is dropped from the programs' environment.
 Every server listens on 127.0.0.1 only and logs as it does in a cluster (JSON, to /dev/null here).
@@ -36,7 +38,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = "localhost/kasugai/calc:latest"
 ACCEPT_DEADLINE_SECONDS = 30.0
 SETTLE_SECONDS = 1.0  # after the first accept, before the idle reading
@@ -198,6 +199,7 @@ def measure(calc: Calc, runs: int, requests: int) -> None:
     client_cpu_ms: list[float] = []
     idle: dict[str, list[float]] = {}
     loaded: dict[str, list[float]] = {}
+    first_accept_ms = first_cpu_ms = 0.0
     for run in range(runs + 1):  # run 0 warms the caches (.pyc, page cache) and is not counted
         receiver_port, hop_port = free_port(), free_port()
         receiver, _, _ = calc.start("receiver", receiver_port)
@@ -205,6 +207,7 @@ def measure(calc: Calc, runs: int, requests: int) -> None:
             hop, elapsed, cpu = calc.start("plus", hop_port, next_port=receiver_port)
             with running([hop]):
                 if run == 0:
+                    first_accept_ms, first_cpu_ms = elapsed, cpu
                     calc.one_shot(hop_port)
                     continue
                 accept_ms.append(elapsed)
@@ -218,6 +221,10 @@ def measure(calc: Calc, runs: int, requests: int) -> None:
                 send_requests(hop_port, requests)
                 for name, value in memory_mib(hop.pid).items():
                     loaded.setdefault(name, []).append(value)
+    print(
+        f"{'first start (uncounted; cold if no .pyc yet)':<50} {first_accept_ms:15.1f} ms"
+        f"  CPU {first_cpu_ms:.0f} ms"
+    )
     print(summary("calc server: exec -> accepting TCP", accept_ms, "ms"))
     print(summary("  CPU used by then (user+sys, 10 ms ticks)", accept_cpu_ms, "ms"))
     print(summary("client one-shot (1 2 3 -> plus hop): exec -> exit", client_ms, "ms"))
@@ -229,15 +236,15 @@ def measure(calc: Calc, runs: int, requests: int) -> None:
 
 
 def run_in_image(image: str, arguments: Sequence[str]) -> int:
-    """This file, run by the image's Python against its /calcapp, on the host's network."""
-    podman = shutil.which("podman")
-    if podman is None:
-        raise SystemExit("--image needs podman")
-    argv = [
-        *(podman, "run", "--rm", "--network=host", "--entrypoint", "python3"),
-        *("-v", f"{Path(__file__).resolve()}:/startup.py:ro,Z", image),
-        *("/startup.py", "--calc", "/calcapp", *arguments),
-    ]
+    """This file, run by the image's Python (against its /calcapp unless ``--calc`` says
+    otherwise), on the host's network; benchmarks/ is mounted at /bench."""
+    from kasugai.testing.podman import Podman, ulimit_flags  # this machine's podman flags
+
+    argv = Podman().argv(
+        *("run", "--rm", "--network=host", *ulimit_flags(), "--entrypoint", "python3"),
+        *("-v", f"{Path(__file__).resolve().parent}:/bench:ro", image),
+        *("/bench/startup.py", *arguments),
+    )
     print("$", shlex.join(argv), flush=True)
     return subprocess.run(argv, check=False).returncode
 
@@ -252,9 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     options = parser.parse_args(argv)
     if options.image:
-        return run_in_image(
-            options.image, ["--runs", str(options.runs), "--requests", str(options.requests)]
-        )
+        forwarded = ["--runs", str(options.runs), "--requests", str(options.requests)]
+        return run_in_image(options.image, [*forwarded, "--calc", options.calc or "/calcapp"])
     command = shlex.split(options.calc) if options.calc else default_calc()
     print(f"cpus {os.cpu_count()}  python {sys.version.split()[0]}  calc {shlex.join(command)}")
     print("shared machine: other work may run alongside; figures are medians over runs")
