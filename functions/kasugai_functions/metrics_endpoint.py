@@ -10,11 +10,14 @@ function serves its data without the endpoint.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import structlog
-from prometheus_client import CollectorRegistry
 
-from kasugai.health_server import ProbeServer, metrics_reply
+if TYPE_CHECKING:  # the server itself is imported when it starts: after the function's own port
+    from prometheus_client import CollectorRegistry
+
+    from kasugai.health_server import ProbeServer
 
 __all__ = [
     "DEFAULT_METRICS_PORT",
@@ -63,6 +66,8 @@ def serve_metrics(
     port = _configured_port(cli_value)
     if not port:
         return None
+    from kasugai.health_server import ProbeServer, metrics_reply
+
     try:
         server = ProbeServer(
             host, port, {"/metrics": lambda: metrics_reply(registry)}, name="metrics"

@@ -69,3 +69,28 @@ def test_the_sidecar_image_runs_the_sidecar_by_default(containers: Containers) -
     result = containers.run("localhost/cpufunc_sidecar:latest")
     assert result.returncode == 2
     assert "SIDECAR_MNG_PROSESS_NAME is not set" in result.stderr
+
+
+# Run with -B, so that nothing this check imports writes bytecode it would then find.
+CALC_BYTECODE_CHECK = r"""
+import importlib.util, os, sys
+import kasugai_functions.calc.server, kasugai_functions.calc.client
+print(len(sys.modules))
+for module in list(sys.modules.values()):
+    source = getattr(module, "__file__", None) or ""
+    if source.endswith(".py") and not os.path.exists(importlib.util.cache_from_source(source)):
+        print("no bytecode:", source)
+"""
+
+
+def test_the_calc_image_holds_bytecode_for_what_a_function_imports(
+    images: dict[str, BuiltImage], containers: Containers
+) -> None:
+    """Else every new container compiles each module before the function accepts connections."""
+    result = containers.run(
+        images["calc"].reference, "-B", "-c", CALC_BYTECODE_CHECK, entrypoint="python3"
+    )
+    assert result.returncode == 0, result.stderr
+    count, *missing = result.stdout.splitlines()
+    assert int(count) > 100  # the check saw the function's modules
+    assert missing == []

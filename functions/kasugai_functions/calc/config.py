@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from importlib import resources
 from pathlib import Path
 
 import attrs
 import structlog
 
-from kasugai.atomic_files import install_file
-from kasugai.core import bounded
-from kasugai.core.convert import json_type
+# kasugai.core (bounded, convert) is imported where a config is read or a value refused: importing
+# any of it loads the whole planner, which the client given -host never needs. The same for what
+# only installing the template needs (importlib.resources, kasugai.atomic_files).
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +42,8 @@ class ConfigMissing(ConfigError):
 def validate_host(host: object) -> str:
     """``host`` if it is an IP address or a DNS name; ValueError saying what is wrong otherwise."""
     if not isinstance(host, str):
+        from kasugai.core.convert import json_type
+
         raise ValueError(f"expected a string, got {json_type(host)}")
     try:
         ipaddress.ip_address(host)
@@ -62,6 +63,8 @@ def validate_host(host: object) -> str:
 def validate_port(port: object) -> int:
     """``port`` if it is an integer from 1 to 65535; ValueError otherwise."""
     if isinstance(port, bool) or not isinstance(port, int):
+        from kasugai.core.convert import json_type
+
         raise ValueError(f"expected an integer from 1 to 65535, got {json_type(port)}")
     if not 1 <= port <= 65535:
         raise ValueError("expected an integer from 1 to 65535, got a number out of range")
@@ -102,6 +105,8 @@ class NextHop:
 
 def parse_config(text: str, source: str) -> NextHop:
     """The next hop in a config.yaml text; ``source`` names the file in errors."""
+    from kasugai.core import bounded
+
     try:
         document = bounded.load_yaml(text, bounded.VALUE)
     except bounded.ParseError as error:
@@ -123,6 +128,8 @@ def parse_config(text: str, source: str) -> NextHop:
 
 def read_config(directory: Path) -> NextHop:
     """The next hop from ``<directory>/config.yaml``; ConfigError if missing or invalid."""
+    from kasugai.core import bounded
+
     path = directory / CONFIG_FILE
     limit = bounded.VALUE.max_bytes
     try:
@@ -168,6 +175,10 @@ def install_template(directory: Path) -> bool:
     """
     if not directory.is_dir():  # an emptyDir that is not mounted: say so, do not create it
         raise FileNotFoundError(f"config directory {directory} does not exist")
+    from importlib import resources
+
+    from kasugai.atomic_files import install_file
+
     content = resources.files(__package__).joinpath(TEMPLATE_FILE).read_bytes()
     return install_file(directory / TEMPLATE_FILE, content)
 
