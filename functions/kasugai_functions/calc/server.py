@@ -37,6 +37,7 @@ from kasugai_functions.calc.config import (
 )
 from kasugai_functions.calc.forwarding import Router
 from kasugai_functions.calc.metrics import CalcMetrics
+from kasugai_functions.calc.turn_log import batched_per_loop_turn
 from kasugai_functions.calc.wire import (
     REQUEST_ID_KEY,
     describe_request,
@@ -179,6 +180,11 @@ async def serve(
     """Run the server until SIGTERM or SIGINT; the exit status.
 
     ``metrics_port``: the ``--metrics-port`` flag (None: ``KASUGAI_METRICS_PORT`` or 9464)."""
+    with batched_per_loop_turn(asyncio.get_running_loop()):
+        return await _serve(operator, port, directory, metrics_port)
+
+
+async def _serve(operator: Operator, port: int, directory: Path, metrics_port: int | None) -> int:
     loop = asyncio.get_running_loop()
     reload_requested = asyncio.Event()
     stop_requested = asyncio.Event()
