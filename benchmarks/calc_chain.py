@@ -137,7 +137,8 @@ def ghz_path(build: bool) -> Path | None:
     """ghz from build_ghz.sh's cache; built first when ``build`` (None: not there)."""
     script = HERE / "build_ghz.sh"
     if build:
-        done = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True)
+        # Its progress and errors go to our stderr; the path is the last line of its stdout.
+        done = subprocess.run(["bash", str(script)], stdout=subprocess.PIPE, text=True, check=True)
         return Path(done.stdout.strip().splitlines()[-1])
     cache = os.environ.get("KASUGAI_CACHE_DIR") or (
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kasugai"
