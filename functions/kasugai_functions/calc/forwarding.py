@@ -16,6 +16,7 @@ import contextlib
 import attrs
 import grpc
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from kasugai_functions.calc import operator_pb2, operator_pb2_grpc
 from kasugai_functions.calc.config import NextHop
@@ -53,6 +54,9 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status == operator_pb2.OK
+
+
+_OK = Outcome(operator_pb2.OK)
 
 
 @attrs.define
@@ -135,8 +139,10 @@ class Router:
         request: operator_pb2.OperateRequest,
         timeout: float,
         metadata: tuple[tuple[str, str], ...] = (),
+        call_log: FilteringBoundLogger = log,
     ) -> Outcome:
         """Send ``request`` with ``metadata`` to the next hop; a failure is an NG with a reason.
+        ``call_log``: the logger of the call (the server's has its request id bound).
 
         A call refused by a next hop that is stopping (see ``_REFUSED``) is sent once more: on
         the route installed meanwhile, or on the same one once it is back. That is what makes a
@@ -149,12 +155,12 @@ class Router:
         route = self._route
         if route is None:
             return Outcome(operator_pb2.NG, f"{self._name}: {self._no_route_reason}")
-        outcome = await self._call(route, request, timeout, metadata)
+        outcome = await self._call(route, request, timeout, metadata, call_log)
         if not outcome.refused:
             return outcome
         retry = self._route or route
-        log.info("next hop refused the call, once more", address=retry.hop.target)
-        return await self._call(retry, request, timeout, metadata, patient=True)
+        call_log.info("next hop refused the call, once more", address=retry.hop.target)
+        return await self._call(retry, request, timeout, metadata, call_log, patient=True)
 
     async def _call(
         self,
@@ -162,12 +168,13 @@ class Router:
         request: operator_pb2.OperateRequest,
         timeout: float,
         metadata: tuple[tuple[str, str], ...],
+        call_log: FilteringBoundLogger,
         patient: bool = False,
     ) -> Outcome:
         route.in_flight += 1
         route.idle.clear()
         address = route.hop.target
-        log.info("send message", address=address)
+        call_log.info("send message", address=address)
         try:
             wait = timeout if patient or route.was_ready else min(READY_SECONDS, timeout)
             if not await _ready(route.channel, wait):
@@ -179,7 +186,6 @@ class Router:
             route.was_ready = True
             call = route.stub.Operate(request, timeout=timeout, metadata=metadata)
             response = await call
-            reason = reason_from(await call.trailing_metadata())
         except grpc.aio.AioRpcError as error:
             return Outcome(
                 operator_pb2.NG,
@@ -199,9 +205,11 @@ class Router:
             route.in_flight -= 1
             if route.in_flight == 0:
                 route.idle.set()
-        log.info("recive message", address=address, status=status_name(response.status))
+        call_log.info("recive message", address=address, status=status_name(response.status))
         if response.status == operator_pb2.OK:
-            return Outcome(operator_pb2.OK)
+            return _OK
+        # Only an NG carries a reason (in the trailing metadata): an OK needs no second look.
+        reason = reason_from(await call.trailing_metadata())
         return Outcome(
             operator_pb2.NG,
             reason or f"{self._name}: next hop {address} replied {status_name(response.status)}",

@@ -6,7 +6,8 @@ runs in a signal handler and no lock is ever held across an RPC. The config is r
 so a restarted function is connected at once (the original waited for the next SIGHUP).
 
 Every request is counted (``metrics``) and logged with its ``request_id``: the caller's
-``x-request-id``, or a fresh one at the first hop, bound for the whole call and passed on.
+``x-request-id``, or a fresh one at the first hop, bound to the call's logger and passed on.
+The received message is forwarded as it is, with this hop's result appended.
 /metrics is served from a thread of its own (``metrics_endpoint``).
 """
 
@@ -36,6 +37,7 @@ from kasugai_functions.calc.config import (
 )
 from kasugai_functions.calc.forwarding import Router
 from kasugai_functions.calc.metrics import CalcMetrics
+from kasugai_functions.calc.turn_log import batched_per_loop_turn
 from kasugai_functions.calc.wire import (
     REQUEST_ID_KEY,
     describe_request,
@@ -61,6 +63,9 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         self._operator = operator
         self._router = router
         self._metrics = metrics
+        # Bound once (logging is configured by now): the module's lazy proxy would build a new
+        # logger on every call. Each request binds its id onto this one.
+        self._log = log.bind()
 
     async def Operate(
         self, request: operator_pb2.OperateRequest, context: grpc.aio.ServicerContext
@@ -68,8 +73,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         started = time.perf_counter()
         self._metrics.requests.inc()
         request_id = request_id_from(context.invocation_metadata()) or new_request_id()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            status = await self._handle(request, context, request_id)
+        status = await self._handle(request, context, request_id)
         self._metrics.replied(status, started, time.perf_counter())
         return operator_pb2.OperateResponse(status=status)
 
@@ -79,29 +83,27 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         context: grpc.aio.ServicerContext,
         request_id: str,
     ) -> operator_pb2.OperateResponseStatus:
-        log.info("start call Do", req=describe_request(request))
+        call_log = self._log.bind(request_id=request_id)
+        call_log.info("start call Do", req=describe_request(request))
         if not self._operator.forwards:
             # The demo's output: one line a tool can read.
-            log.info("result", inputs=list(request.inputs), results=describe_results(request))
+            call_log.info("result", inputs=list(request.inputs), results=describe_results(request))
             return operator_pb2.OK
         value = compute(self._operator, request.inputs, [r.value for r in request.results])
-        outgoing = operator_pb2.OperateRequest(
-            inputs=request.inputs,
-            results=[
-                *request.results,
-                operator_pb2.OperateResult(operator=self._operator.result_name, value=value),
-            ],
-        )
+        # The received message is forwarded as it is, with one more result.
+        request.results.add(operator=self._operator.result_name, value=value)
         # The caller's deadline, when it set one, holds for the rest of the chain too.
         remaining = context.time_remaining()
         timeout = min(FORWARD_TIMEOUT_SECONDS, math.inf if remaining is None else remaining)
         forward_started = time.perf_counter()
-        outcome = await self._router.forward(outgoing, timeout, ((REQUEST_ID_KEY, request_id),))
+        outcome = await self._router.forward(
+            request, timeout, ((REQUEST_ID_KEY, request_id),), call_log
+        )
         self._metrics.forwarded(outcome.ok, time.perf_counter() - forward_started)
         if not outcome.ok:
-            log.error("forward failed", reason=outcome.reason)
+            call_log.error("forward failed", reason=outcome.reason)
             context.set_trailing_metadata(reason_metadata(outcome.reason))
-        log.info("end call Do", status=status_name(outcome.status))
+        call_log.info("end call Do", status=status_name(outcome.status))
         return outcome.status
 
 
@@ -178,6 +180,11 @@ async def serve(
     """Run the server until SIGTERM or SIGINT; the exit status.
 
     ``metrics_port``: the ``--metrics-port`` flag (None: ``KASUGAI_METRICS_PORT`` or 9464)."""
+    with batched_per_loop_turn(asyncio.get_running_loop()):
+        return await _serve(operator, port, directory, metrics_port)
+
+
+async def _serve(operator: Operator, port: int, directory: Path, metrics_port: int | None) -> int:
     loop = asyncio.get_running_loop()
     reload_requested = asyncio.Event()
     stop_requested = asyncio.Event()

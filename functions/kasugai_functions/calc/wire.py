@@ -49,11 +49,12 @@ def describe_results(request: operator_pb2.OperateRequest) -> list[dict[str, Any
     return [{"operator": result.operator, "value": result.value} for result in request.results]
 
 
+_STATUS_NAMES = {number: name for name, number in operator_pb2.OperateResponseStatus.items()}
+
+
 def status_name(status: int) -> str:
     """``OK``, ``NG``, ``UNKNOWN``, or the number of a status this proto does not know."""
-    if status in operator_pb2.OperateResponseStatus.values():
-        return str(operator_pb2.OperateResponseStatus.Name(status))
-    return str(status)
+    return _STATUS_NAMES.get(status) or str(status)
 
 
 def reason_from(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
