@@ -89,6 +89,10 @@ def floor_seconds(writes: float, qps: float, burst: int) -> float:
     return max(0.0, writes - burst) / qps
 
 
+def _times(seconds: float, floor: float) -> str:
+    return f"converged in {seconds / floor:.2f}x that" if floor else "all within the burst"
+
+
 def _last_warning(controller: ControllerProcess) -> str:
     warnings = [entry for entry in controller.log() if entry.get("level") in ("warning", "error")]
     return str(warnings[-1]) if warnings else "none"
@@ -174,8 +178,8 @@ def run(count: int, qps: float) -> None:
         writes_floor = floor_seconds(all_writes, qps, burst)
         print(
             f"write floor: {objects_floor:.1f} s for the objects alone "
-            f"(converged in {deployed / objects_floor:.2f}x that); {writes_floor:.1f} s for all "
-            f"{all_writes:.0f} writes made (converged in {deployed / writes_floor:.2f}x that)"
+            f"({_times(deployed, objects_floor)}); {writes_floor:.1f} s for all "
+            f"{all_writes:.0f} writes made ({_times(deployed, writes_floor)})"
         )
         print(
             f"API writes per created object: {object_writes / objects:.3f} "

@@ -24,35 +24,7 @@ Modules, by job:
 Conditions carry no ``lastTransitionTime`` (no clock here): adapters stamp it when they write.
 Desired objects and event bodies are read-only: plans share nested values with each other and
 with the World.
+
+This package imports none of its modules itself: importing one (``kasugai.core.bounded``, say,
+from a function reading its config) loads that module and what it needs, not the planner.
 """
-
-from kasugai.core.diff import Action, diff
-from kasugai.core.engine import Changes, Engine
-from kasugai.core.events import Event, Forgotten, ObjectKey, Observed, Transitioned
-from kasugai.core.facts import observed_pod, observed_service
-from kasugai.core.options import PlanOptions
-from kasugai.core.plan import DataFlowPlan, StatusPlan, plan_dataflow, plan_status, status_object
-from kasugai.core.world import World, fold, fold_all
-
-__all__ = [
-    "Action",
-    "Changes",
-    "DataFlowPlan",
-    "Engine",
-    "Event",
-    "Forgotten",
-    "ObjectKey",
-    "Observed",
-    "PlanOptions",
-    "StatusPlan",
-    "Transitioned",
-    "World",
-    "diff",
-    "fold",
-    "fold_all",
-    "observed_pod",
-    "observed_service",
-    "plan_dataflow",
-    "plan_status",
-    "status_object",
-]

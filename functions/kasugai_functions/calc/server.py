@@ -199,7 +199,6 @@ async def _serve(operator: Operator, port: int, directory: Path, metrics_port: i
     reload = _log_ignored_reload
     if operator.forwards:
         reload = NextHopFollower(directory, router, host, port, metrics).reload
-        reload()
 
     # Without so_reuseport a second server on the same address fails loudly instead of sharing.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
@@ -214,6 +213,10 @@ async def _serve(operator: Operator, port: int, directory: Path, metrics_port: i
         await router.close()
         return 1
     await server.start()
+    # The config is read once the port accepts (a request that comes first waits for the route,
+    # ``Router``): reading it loads YAML and the bounded parser, which would delay accepting.
+    if operator.forwards:
+        reload()
     metrics_server = serve_metrics(metrics.registry, host, metrics_port)
     log.info("start gRPC server", address=address, operator=operator.value)
 
