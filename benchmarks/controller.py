@@ -24,14 +24,12 @@ minutes, with the controller's last warning.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from figures import memory_mib
+from figures import environment, memory_mib
 from kubernetes import client
 
 from kasugai.adapters.kube.api import KubeApi
@@ -100,7 +98,7 @@ def _last_warning(controller: ControllerProcess) -> str:
 
 def run(count: int, qps: float) -> None:
     burst = int(2 * qps)
-    load_before = os.getloadavg()
+    machine_before = environment()
     workdir = Path(tempfile.mkdtemp(prefix="kasugai-bench-"))
     print(f"starting etcd and kube-apiserver in {workdir} ...", flush=True)
     cluster = EphemeralCluster.start(_binaries(), workdir)
@@ -198,10 +196,8 @@ def run(count: int, qps: float) -> None:
         errors = controller.total("kasugai_controller_write_errors_total")
         restarts = controller.total("kasugai_controller_watch_restarts_total")
         print(f"write errors: {errors:.0f}; watch restarts: {restarts:.0f}")
-        print(
-            f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
-            f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
-        )
+        print(f"machine before: {machine_before}")
+        print(f"machine after: {environment()}")
     finally:
         if kubelet is not None:
             kubelet.stop()
