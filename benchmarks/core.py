@@ -16,6 +16,8 @@ and frozen objects do not weigh on the next), R rounds, median reported:
 * ``event``: after the load (collector paused, then ``freeze_loaded`` as the controller does),
   200 Service events (a function's clusterIP changes), each re-planning its one DataFlow; median,
   p99 and max of ``Engine.apply``, collector enabled.
+* ``lifecycle``: the share of the ``transitions`` machines: every DataFlow and connection
+  moved from ``New`` as the load moves them, timed alone.
 * ``memory``: RSS of the process (``VmRSS`` after the load, ``VmHWM`` peak) holding the engine
   and the events it was fed, and, in another process, what tracemalloc counts the engine holds.
 
@@ -50,6 +52,7 @@ from kasugai.adapters.files import load_objects  # noqa: E402
 from kasugai.collector import collector_paused, freeze_loaded  # noqa: E402
 from kasugai.core.engine import Engine  # noqa: E402
 from kasugai.core.events import Observed  # noqa: E402
+from kasugai.core.lifecycle import DataFlowLifecycle  # noqa: E402
 
 CALC = REPO / "tests" / "fixtures" / "openkasugai" / "calc-func" / "basic"
 NAMESPACE = "cpufunc-calcapp"
@@ -176,6 +179,26 @@ def _event(count: int) -> dict[str, Any]:
     }
 
 
+def _lifecycle(count: int) -> dict[str, Any]:
+    """The lifecycle machines' share: every DataFlow and connection moved from ``New``."""
+    engine = Engine()
+    with collector_paused():
+        engine.apply_all(scenario(count))
+    plans = engine.plans()
+
+    def move_all() -> None:
+        for plan in plans:
+            model = DataFlowLifecycle(plan.key)
+            model.advance(plan.state, plan.message)
+            for c in plan.connections:
+                model.connection(c.subject).advance(c.state, c.destination, c.reason)
+
+    with collector_paused():
+        wall, cpu = _timed(move_all)
+    moves = len(plans) + sum(len(plan.connections) for plan in plans)
+    return {"wall": wall, "cpu": cpu, "moves": moves}
+
+
 def _traced(count: int) -> dict[str, Any]:
     events = scenario(count)
     tracemalloc.start()
@@ -201,6 +224,8 @@ def _child(what: str, count: int) -> None:
         result = _load(count, paused=False)
     elif what == "event":
         result = _event(count)
+    elif what == "lifecycle":
+        result = _lifecycle(count)
     else:
         result = _traced(count)
     print(json.dumps(result))
@@ -268,6 +293,11 @@ def main(argv: list[str]) -> None:
             f"N={count:>6} memory: RSS {rss:6.1f} MiB after the load "
             f"(peak {_median(paused, 'hwm_mib'):.1f} MiB; the process holds the events too)"
             + _verdict(rss, TARGETS.get(f"rss_{count}"))
+        )
+        moves = [_run("lifecycle", count) for _ in range(rounds)]
+        print(
+            f"N={count:>6} of which lifecycle machines ({moves[0]['moves']} moves from New): "
+            f"{_median(moves, 'wall'):6.3f} s wall, {_median(moves, 'cpu'):6.3f} s CPU"
         )
         traced = _run("traced", count)
         print(
