@@ -30,9 +30,14 @@ __all__ = [
 ]
 
 
-@attrs.frozen(order=True)
+@attrs.frozen(order=False)
 class ObjectKey:
-    """Which object: kind (``Pod``, ``DataFlow``...), namespace ("" if cluster-scoped), name."""
+    """Which object: kind (``Pod``, ``DataFlow``...), namespace ("" if cluster-scoped), name.
+
+    Ordered by (kind, namespace, name). The comparisons are written out as plain tuple
+    comparisons: keys are sorted on every plan, and attrs' generic ``order=True`` methods
+    (a generator per comparison) were a tenth of planning 1,000 DataFlows.
+    """
 
     kind: str
     namespace: str
@@ -40,6 +45,26 @@ class ObjectKey:
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.namespace}/{self.name}"
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, ObjectKey):
+            return NotImplemented
+        return (self.kind, self.namespace, self.name) < (other.kind, other.namespace, other.name)
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, ObjectKey):
+            return NotImplemented
+        return (self.kind, self.namespace, self.name) <= (other.kind, other.namespace, other.name)
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, ObjectKey):
+            return NotImplemented
+        return (self.kind, self.namespace, self.name) > (other.kind, other.namespace, other.name)
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, ObjectKey):
+            return NotImplemented
+        return (self.kind, self.namespace, self.name) >= (other.kind, other.namespace, other.name)
 
 
 @attrs.frozen

@@ -27,15 +27,16 @@ def build_identity(
     owner: Owner, function_key: str, pod: str, configmap: str
 ) -> tuple[dict[str, Any], ...]:
     """ServiceAccount, Role and RoleBinding ``<pod>`` for the Pod ``pod``."""
+    meta = owner.metadata(pod, function_key)  # the same for all three (objects are read-only)
     account = {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": owner.metadata(pod, function_key),
+        "metadata": meta,
     }
     role = {
         "apiVersion": f"{RBAC}/v1",
         "kind": "Role",
-        "metadata": owner.metadata(pod, function_key),
+        "metadata": meta,
         "rules": [
             {
                 "apiGroups": [""],
@@ -54,7 +55,7 @@ def build_identity(
     binding = {
         "apiVersion": f"{RBAC}/v1",
         "kind": "RoleBinding",
-        "metadata": owner.metadata(pod, function_key),
+        "metadata": meta,
         "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": pod},
         "subjects": [{"kind": "ServiceAccount", "name": pod, "namespace": owner.namespace}],
     }

@@ -163,20 +163,32 @@ CONNECTION_MACHINE = Machine(
 )
 
 
-def _trigger_for(machine: Machine, state: str, verdict: str) -> str | None:
-    """The trigger the facts call for: the one ``machine`` has from ``state`` to ``verdict``."""
+def _triggers(machine: Machine) -> dict[tuple[str, str], str]:
+    """(state, verdict) -> the trigger the facts call for: the first one ``machine`` has from
+    ``state`` to ``verdict``. Read from the machine once, not on each of the many re-plans."""
+    table: dict[tuple[str, str], str] = {}
     for name, event in machine.events.items():
-        # .get: the event's table is a defaultdict, and a lookup must not add to it.
-        if any(move.dest == verdict for move in event.transitions.get(state, ())):
-            return name
-    return None
+        for source, moves in event.transitions.items():
+            for move in moves:
+                table.setdefault((source, str(move.dest)), name)
+    return table
 
 
-def _advance(machine: Machine, model: Lifecycle, verdict: str, **facts: Any) -> list[Transitioned]:
+_DATAFLOW_TRIGGERS = _triggers(DATAFLOW_MACHINE)
+_CONNECTION_TRIGGERS = _triggers(CONNECTION_MACHINE)
+
+
+def _advance(
+    machine: Machine,
+    triggers: dict[tuple[str, str], str],
+    model: Lifecycle,
+    verdict: str,
+    **facts: Any,
+) -> list[Transitioned]:
     """Fire on ``model`` the trigger that leads to ``verdict``, if the machine has one; the
     decision its ``after`` callback recorded (none if no move was taken)."""
     decisions: list[Transitioned] = []
-    trigger = _trigger_for(machine, model.state, verdict)
+    trigger = triggers.get((model.state, verdict))
     if trigger is not None:
         machine.events[trigger].trigger(model, decisions=decisions, **facts)
     return decisions
@@ -196,7 +208,7 @@ class DataFlowLifecycle:
 
     def advance(self, verdict: str, message: str) -> list[Transitioned]:
         """Move toward the state the facts put the DataFlow in, if the machine allows it."""
-        return _advance(DATAFLOW_MACHINE, self, verdict, message=message)
+        return _advance(DATAFLOW_MACHINE, _DATAFLOW_TRIGGERS, self, verdict, message=message)
 
     def connection(self, subject: str) -> ConnectionLifecycle:
         """The model of one of its connections (a new one starts in ``New``)."""
@@ -218,7 +230,14 @@ class ConnectionLifecycle:
 
     def advance(self, verdict: str, destination: str, message: str) -> list[Transitioned]:
         """Move toward the connection's planned state (and address), if the machine allows it."""
-        return _advance(CONNECTION_MACHINE, self, verdict, destination=destination, message=message)
+        return _advance(
+            CONNECTION_MACHINE,
+            _CONNECTION_TRIGGERS,
+            self,
+            verdict,
+            destination=destination,
+            message=message,
+        )
 
 
 Lifecycle = DataFlowLifecycle | ConnectionLifecycle

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kasugai.core import names
+from kasugai.core.convert import JSON_OBJECT
 from kasugai.core.diff import object_key
 from kasugai.core.events import ObjectKey
 from kasugai.core.inventory import Owner
@@ -33,14 +34,14 @@ __all__ = [
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, JSON_OBJECT) else {}
 
 
 def controller_reference(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The ownerReference with ``controller: true``, if the object has one."""
     refs = _mapping(body.get("metadata")).get("ownerReferences")
     for ref in refs if isinstance(refs, list) else []:
-        if isinstance(ref, Mapping) and ref.get("controller") is True:
+        if isinstance(ref, JSON_OBJECT) and ref.get("controller") is True:
             return ref
     return None
 

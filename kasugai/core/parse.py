@@ -21,7 +21,7 @@ import attrs
 
 from kasugai.core import bounded, faults, names
 from kasugai.core.access import ACCESS_KIND, AccessAnswer, parse_access
-from kasugai.core.convert import Invalid, json_type, structure
+from kasugai.core.convert import JSON_OBJECT, Invalid, json_type, structure
 from kasugai.core.model import (
     ConfigEntry,
     DataFlowObject,
@@ -96,7 +96,7 @@ def _unreadable_dataflow(body: Mapping[str, Any], invalid: Invalid) -> DataFlowO
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, JSON_OBJECT) else {}
 
 
 def _parse_dataflow(namespace: str, body: Mapping[str, Any]) -> DataFlowObject:
@@ -203,7 +203,7 @@ def _parse_service(namespace: str, body: Mapping[str, Any]) -> ServiceFacts:
     ips = tuple(
         str(entry["ip"])
         for entry in (ingress if isinstance(ingress, list) else [])
-        if isinstance(entry, Mapping) and entry.get("ip")
+        if isinstance(entry, JSON_OBJECT) and entry.get("ip")
     )
     cluster_ip = spec.get("clusterIP")
     return ServiceFacts(
@@ -224,7 +224,7 @@ def _pod_readiness(status: Mapping[str, Any]) -> dict[str, Any]:
     found = {
         str(c.get("type")): c
         for c in (conditions if isinstance(conditions, list) else [])
-        if isinstance(c, Mapping)
+        if isinstance(c, JSON_OBJECT)
     }
     ready_condition = found.get("Ready")
     if ready_condition is None:
@@ -262,7 +262,7 @@ def _pod_network(body: Mapping[str, Any]) -> PodFacts:
 
 def _vf_ips(entry: Any) -> list[str]:
     """The ``ips`` of a network-status entry if it describes a PCI device (an SR-IOV VF)."""
-    if not isinstance(entry, Mapping) or not entry.get("interface") or not entry.get("mac"):
+    if not isinstance(entry, JSON_OBJECT) or not entry.get("interface") or not entry.get("mac"):
         return []
     if _mapping(entry.get("device-info")).get("type") != "pci":
         return []

@@ -124,7 +124,17 @@ def _check_function_type(world: World, key: ObjectKey) -> TypeCheck:
 def find_type(
     world: World, namespace: str, name: str, version: str
 ) -> tuple[ObjectKey | None, str]:
-    """The FunctionType with this functionName and version, or why there is none."""
+    """The FunctionType with this functionName and version, or why there is none (memoized per
+    world: every chain, its status and each of its DataFlows' access checks look it up)."""
+    return world.memoized(
+        ("find type", namespace, name, version),
+        lambda: _find_type(world, namespace, name, version),
+    )
+
+
+def _find_type(
+    world: World, namespace: str, name: str, version: str
+) -> tuple[ObjectKey | None, str]:
     candidates = sorted(world.having_alias(FunctionTypeName(namespace, name)))
     versions: dict[str, ObjectKey] = {}
     for key in candidates:

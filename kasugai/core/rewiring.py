@@ -31,6 +31,7 @@ from typing import Any
 import attrs
 
 from kasugai.core import names
+from kasugai.core.convert import JSON_OBJECT
 from kasugai.core.diff import object_key
 from kasugai.core.events import ObjectKey
 from kasugai.core.model import PodFacts
@@ -113,5 +114,5 @@ def leaving(
 def _function_key(world: World, key: ObjectKey) -> str:
     stored = world.get(key)
     labels = (stored.body.get("metadata") or {}).get("labels") if stored else None
-    value = labels.get(names.FUNCTION_KEY_LABEL) if isinstance(labels, Mapping) else None
+    value = labels.get(names.FUNCTION_KEY_LABEL) if isinstance(labels, JSON_OBJECT) else None
     return value if isinstance(value, str) else ""

@@ -21,6 +21,7 @@ ALLOWED = {
     "difflib",
     "graphlib",
     "hashlib",  # rewiring: the digest of a loaded connection config
+    "immutables",  # world: persistent maps
     "json",
     "re",
     "transitions",

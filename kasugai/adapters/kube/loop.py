@@ -55,7 +55,7 @@ from kasugai.adapters.kube.statuses import failure_condition, now, stamped, stat
 from kasugai.adapters.kube.watchers import Delivery, observed
 from kasugai.adapters.kube.writer import NotLeader, Writer
 from kasugai.backoff import Backoff
-from kasugai.collector import collector_paused
+from kasugai.collector import collector_paused, freeze_loaded
 from kasugai.core import fieldsets, names
 from kasugai.core.access import ACCESS_KIND
 from kasugai.core.diff import Action, diff
@@ -199,6 +199,7 @@ class Reconciler:
         if not self._initialized:
             self._check_access(publish=False)
             self._initialized = True
+            freeze_loaded()  # later collections need not walk the loaded world again
             log.info("every watch listed; reconciling", objects=len(list(self.engine.world)))
             self._mark_all()
         self._watch_conflicts()
