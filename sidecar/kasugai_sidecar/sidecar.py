@@ -39,6 +39,7 @@ from kasugai_sidecar.signalling import ReloadSignaller
 from kasugai_sidecar.watching import STALE_AFTER_S, watch_directory
 
 if TYPE_CHECKING:
+    from kasugai_sidecar.kube_http import Api
     from kasugai_sidecar.loaded_report import LoadedReporter
 
 log = structlog.get_logger("kasugai_sidecar")
@@ -113,12 +114,11 @@ class Sidecar:
         """From the API source, the sidecar reports on its own Pod's status (in a cluster)."""
         if settings.config_file is not None:
             return None
-        from kasugai_sidecar.api_source import load_api_client
         from kasugai_sidecar.loaded_report import LoadedReporter, pod_status_patcher
 
         assert settings.pod_name and settings.namespace  # checked by the CLI
-        client = functools.partial(load_api_client, settings.kubeconfig)
-        return LoadedReporter(pod_status_patcher(client, settings.namespace, settings.pod_name))
+        api = functools.partial(_api, settings.kubeconfig)
+        return LoadedReporter(pod_status_patcher(api, settings.namespace, settings.pod_name))
 
     def _report_loaded(self, text: str | None) -> None:
         """Report the config the function was signalled for (a runtime's readiness signal):
@@ -198,7 +198,7 @@ class Sidecar:
         if self.settings.config_file is not None:
             await watch_config_file(self.settings.config_file, self.on_config, health, self.stop)
             return
-        from kasugai_sidecar.api_source import ConfigMapWatch, load_api_client
+        from kasugai_sidecar.api_source import ConfigMapWatch
 
         loop = asyncio.get_running_loop()
         assert self.settings.pod_name and self.settings.namespace  # checked by the CLI
@@ -207,7 +207,7 @@ class Sidecar:
             loop.call_soon_threadsafe(self.on_config, text)
 
         watch = ConfigMapWatch(
-            load_api_client(self.settings.kubeconfig),
+            _api(self.settings.kubeconfig),
             self.settings.namespace,
             f"ethcrl.{self.settings.pod_name}",
             deliver,
@@ -259,6 +259,13 @@ class Sidecar:
                 self.signaller.request(self.accepted_text)
             elif not result.failures and templates_in(self.settings.config_dir):
                 self._report_loaded(self.accepted_text)  # the function already runs with it
+
+
+def _api(kubeconfig: str | None) -> Api:
+    from kasugai_sidecar.kube_access import load_access
+    from kasugai_sidecar.kube_http import Api
+
+    return Api(load_access(kubeconfig))
 
 
 class _Shutdown(Exception):
