@@ -159,7 +159,8 @@ def _by_the_official_client(path: str) -> Access:
         raise AccessError(f"kubeconfig {path}: TLS settings: {err}") from err
 
     def authorization() -> str | None:  # runs the exec plugin again when its token expired
-        return configuration.get_api_key_with_prefix("authorization")
+        bearer = configuration.auth_settings().get("BearerToken")
+        return str(bearer["value"]) if bearer else None
 
     return Access(str(configuration.host).rstrip("/"), tls, authorization)
 
