@@ -4,8 +4,9 @@ Everything runs on one asyncio loop under a TaskGroup: the config source (a file
 Kubernetes watch thread feeding the loop), the template-directory watch, the renderer and the
 signaller. Each watch is supervised: if it fails it is logged, counted, shown by ``/healthz``
 and restarted after a short backoff, so the process never exits on bad data or a lost
-connection. A change marks the state dirty; the renderer waits ``coalesce`` seconds (a few ms)
-to take a burst in one pass, renders, and asks for a SIGHUP only if some output changed.
+connection. A change marks the state dirty; the renderer takes every change that arrived with it
+(and more, for ``coalesce`` seconds if set: none by default, since the minimum interval between
+two SIGHUPs already bounds a burst), renders, and asks for a SIGHUP only if some output changed.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Settings:
     kubeconfig: str | None = None
     metrics_host: str = "0.0.0.0"
     metrics_port: int | None = None
-    coalesce: float = 0.003
+    coalesce: float = 0.0
     min_signal_interval: float = 0.1
     signal_retry_for: float = 15.0
     signal_retry_every: float = 0.1
@@ -236,7 +237,7 @@ class Sidecar:
     async def _render_loop(self) -> None:
         while True:
             await self.dirty.wait()
-            await asyncio.sleep(self.settings.coalesce)  # take a burst of changes in one pass
+            await asyncio.sleep(self.settings.coalesce)  # changes already queued come in too
             self.dirty.clear()
             if self.data is None:
                 continue  # no config yet: nothing to render with
