@@ -1,7 +1,7 @@
 """Benchmark of the reload sidecar: start time, idle memory, config change -> SIGHUP.
 
     .venv/bin/python benchmarks/sidecar.py [--starts 5] [--changes 60] [--no-api] [--no-file]
-                                           [--sidecar "COMMAND ..."]
+                                           [--sidecar "COMMAND ..." | --image IMAGE]
 
 For the file source (the local runtime) and, when the cluster test tier's binaries are built
 (tests/apiserver/build.sh), the Kubernetes API source against a real kube-apiserver on loopback
@@ -19,8 +19,11 @@ For the file source (the local runtime) and, when the cluster test tier's binari
 
 Medians over ``--starts`` starts, with the machine's CPU count, Python version and load average
 before and after (on a shared machine, compare runs only at similar load). ``--sidecar`` runs
-another command than this venv's ``kasugai-sidecar`` (an older checkout, say). Prints figures;
-asserts nothing.
+another command than this venv's ``kasugai-sidecar`` (an older checkout, say); ``--image`` runs
+the sidecar image's ``/sidecar`` under podman (host network and PID namespace, the benchmark's
+folder mounted at its own path), where "exec" is ``podman run`` and so includes the container's
+creation, and the CPU and memory are the container's sidecar process's. Prints figures; asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from figures import memory_mib, percentile
@@ -62,6 +66,36 @@ while True:
 """
 
 Change = Callable[[int], None]
+ENV_NAMES = ("K8S_POD_NAME", "K8S_POD_NAMESPACE", "SIDECAR_MNG_PROSESS_NAME", "KASUGAI_LOG_FORMAT")
+CONTAINER = "kasugai-bench-sidecar"
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """How the sidecar starts: a command here, or (``image``) a container under podman."""
+
+    command: list[str]
+    image: bool = False
+
+    def pid(self, process: subprocess.Popen[bytes]) -> int:
+        """The sidecar's own process (in a container: not podman's)."""
+        if not self.image:
+            return process.pid
+        from kasugai.testing.podman import Podman
+
+        found = Podman().run("inspect", "--format", "{{.State.Pid}}", CONTAINER)
+        return int(found.stdout)
+
+
+def image_launcher(image: str, root: Path) -> Launcher:
+    from kasugai.testing.podman import Podman, ulimit_flags
+
+    command = Podman().argv(
+        "run", "--rm", "--name", CONTAINER, "--network", "host", "--pid", "host",
+        *ulimit_flags(), "--volume", f"{root}:{root}", *(f"--env={n}" for n in ENV_NAMES),
+        image, "/sidecar",
+    )  # fmt: skip
+    return Launcher(command, image=True)
 
 
 def config(port: int) -> str:
@@ -105,7 +139,7 @@ def next_signal(receiver: subprocess.Popen[str]) -> float:
 
 @contextmanager
 def pod(
-    workdir: Path, sidecar: list[str], source: str, extra: list[str]
+    workdir: Path, sidecar: Launcher, source: str, extra: list[str]
 ) -> Iterator[tuple[subprocess.Popen[str], subprocess.Popen[bytes], float]]:
     """A function and its sidecar; yields both and the sidecar's launch time."""
     (workdir / "config").mkdir()
@@ -119,7 +153,7 @@ def pod(
         "KASUGAI_LOG_FORMAT": "json",
     }
     log = (workdir / "sidecar.log").open("wb")
-    argv = [*sidecar, "--source", source, "--config-dir", str(workdir / "config"), *extra]
+    argv = [*sidecar.command, "--source", source, "--config-dir", str(workdir / "config"), *extra]
     launched = time.monotonic()
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
@@ -139,7 +173,7 @@ def summary(values: list[float], unit: str) -> str:
 def bench_source(
     name: str,
     root: Path,
-    sidecar: list[str],
+    sidecar: Launcher,
     source: str,
     extra: list[str],
     starts: int,
@@ -157,13 +191,14 @@ def bench_source(
         workdir.mkdir()
         with pod(workdir, sidecar, source, extra) as (receiver, process, launched):
             first = next_signal(receiver)
-            start_cpu.append(cpu_ms(process.pid))
+            pid = sidecar.pid(process)
+            start_cpu.append(cpu_ms(pid))
             start_ms.append(1000 * (first - launched))
             time.sleep(IDLE_S)
-            memory = memory_mib(process.pid)
+            memory = memory_mib(pid)
             rss.append(memory["VmRSS"])
             hwm.append(memory["VmHWM"])
-            pss.append(pss_mib(process.pid))
+            pss.append(pss_mib(pid))
             if run == starts - 1:
                 for i in range(changes):
                     began = time.monotonic()
@@ -186,21 +221,20 @@ def bench_source(
         )
 
 
-def bench_file_source(sidecar: list[str], starts: int, changes: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        source = root / f"ethcrl.{POD}.json"
-        source.write_text(config(1999))
+def bench_file_source(root: Path, sidecar: Launcher, starts: int, changes: int) -> None:
+    root.mkdir()
+    source = root / f"ethcrl.{POD}.json"
+    source.write_text(config(1999))
 
-        def change(port: int) -> None:
-            staged = source.with_suffix(".tmp")
-            staged.write_text(config(port))
-            staged.rename(source)  # the atomic replace a writer does
+    def change(port: int) -> None:
+        staged = source.with_suffix(".tmp")
+        staged.write_text(config(port))
+        staged.rename(source)  # the atomic replace a writer does
 
-        bench_source("file source", root, sidecar, f"file:{source}", [], starts, changes, change)
+    bench_source("file source", root, sidecar, f"file:{source}", [], starts, changes, change)
 
 
-def bench_api_source(sidecar: list[str], starts: int, changes: int) -> None:
+def bench_api_source(root: Path, sidecar: Launcher, starts: int, changes: int) -> None:
     found = subprocess.run(
         ["bash", str(REPO / "tests" / "apiserver" / "build.sh")], capture_output=True, text=True
     )
@@ -213,30 +247,29 @@ def bench_api_source(sidecar: list[str], starts: int, changes: int) -> None:
 
     from kasugai.testing import EphemeralCluster
 
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        cluster = EphemeralCluster.start(Path(found.stdout.split()[-1]), root / "cluster")
-        try:
-            # The sidecar's own lean client: the PATCH costs the benchmark little of the time.
-            api = Api(from_kubeconfig(str(cluster.kubeconfig)))
-            path = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
-            name = f"ethcrl.{POD}"
-            body = {"metadata": {"name": name}, "data": {"config": config(1999)}}
-            api.request("POST", path, body=body, timeout=(5, 30))
+    root.mkdir()
+    cluster = EphemeralCluster.start(Path(found.stdout.split()[-1]), root / "cluster")
+    try:
+        # The sidecar's own lean client: the PATCH costs the benchmark little of the time.
+        api = Api(from_kubeconfig(str(cluster.kubeconfig)))
+        path = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
+        name = f"ethcrl.{POD}"
+        body = {"metadata": {"name": name}, "data": {"config": config(1999)}}
+        api.request("POST", path, body=body, timeout=(5, 30))
 
-            def change(port: int) -> None:
-                api.request(
-                    "PATCH",
-                    f"{path}/{name}",
-                    body={"data": {"config": config(port)}},
-                    content_type="application/merge-patch+json",
-                    timeout=(5, 30),
-                )
+        def change(port: int) -> None:
+            api.request(
+                "PATCH",
+                f"{path}/{name}",
+                body={"data": {"config": config(port)}},
+                content_type="application/merge-patch+json",
+                timeout=(5, 30),
+            )
 
-            extra = ["--kubeconfig", str(cluster.kubeconfig)]
-            bench_source("api source", root, sidecar, "kubernetes", extra, starts, changes, change)
-        finally:
-            cluster.stop()
+        extra = ["--kubeconfig", str(cluster.kubeconfig)]
+        bench_source("api source", root, sidecar, "kubernetes", extra, starts, changes, change)
+    finally:
+        cluster.stop()
 
 
 def main() -> None:
@@ -245,17 +278,26 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=60)
     parser.add_argument("--no-api", action="store_true", help="skip the API source")
     parser.add_argument("--no-file", action="store_true", help="skip the file source")
-    parser.add_argument("--sidecar", help="the sidecar command (default: this venv's)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--sidecar", help="the sidecar command (default: this venv's)")
+    which.add_argument("--image", help="run this sidecar image's /sidecar under podman")
     args = parser.parse_args()
-    sidecar = shlex.split(args.sidecar) if args.sidecar else SIDECAR
-    print(
-        f"environment: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"sidecar {' '.join(sidecar)}; load average before {load()}"
-    )
-    if not args.no_file:
-        bench_file_source(sidecar, args.starts, args.changes)
-    if not args.no_api:
-        bench_api_source(sidecar, args.starts, args.changes)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if args.image:
+            sidecar = image_launcher(args.image, root)
+            shown = f"image {args.image} (with its own Python)"
+        else:
+            sidecar = Launcher(shlex.split(args.sidecar) if args.sidecar else SIDECAR)
+            shown = " ".join(sidecar.command)
+        print(
+            f"environment: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"sidecar {shown}; load average before {load()}"
+        )
+        if not args.no_file:
+            bench_file_source(root / "file", sidecar, args.starts, args.changes)
+        if not args.no_api:
+            bench_api_source(root / "api", sidecar, args.starts, args.changes)
     print(f"load average after {load()}")
 
 
