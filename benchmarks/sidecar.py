@@ -1,14 +1,29 @@
-"""Benchmark of the reload sidecar: config change -> SIGHUP delivered, memory, start time.
+"""Benchmark of the reload sidecar: start time, idle memory, config change -> SIGHUP.
 
-    .venv/bin/python benchmarks/sidecar.py [--changes 200] [--no-api]
+    .venv/bin/python benchmarks/sidecar.py [--starts 5] [--changes 60] [--no-api] [--no-file]
+                                           [--sidecar "COMMAND ..." | --image IMAGE]
 
 For the file source (the local runtime) and, when the cluster test tier's binaries are built
-(tests/apiserver/build.sh), the Kubernetes API source against a real kube-apiserver: the time
-from writing a new config (a rename of the JSON file, or the PATCH request of the ConfigMap) to
-the function's SIGHUP handler running, measured on CLOCK_MONOTONIC in both processes. Changes
-are spaced by more than the sidecar's minimum signal interval, as independent edits are.
-Also: the sidecar's resident memory (VmRSS, VmHWM) and its start time (launch to first SIGHUP,
-with the config and template already in place). Prints figures; asserts nothing.
+(tests/apiserver/build.sh), the Kubernetes API source against a real kube-apiserver on loopback
+(the admin kubeconfig, a bearer token):
+
+* exec -> first SIGHUP: from just before the sidecar is launched (config and template already
+  in place) to the function's SIGHUP handler running, on CLOCK_MONOTONIC in both processes;
+  with the CPU time (user + system) the sidecar had used by then, a figure that a busy machine
+  disturbs less than the wall clock;
+* idle memory, ``IDLE_S`` after the first SIGHUP: VmRSS and VmHWM (/proc/PID/status) and Pss
+  (/proc/PID/smaps_rollup: shared pages split between the processes that map them);
+* config change -> SIGHUP, over ``--changes`` changes in the last start: from just before the
+  change is written (a rename of the JSON file, or the PATCH request of the ConfigMap) to the
+  SIGHUP handler. Changes are spaced by more than the sidecar's minimum signal interval.
+
+Medians over ``--starts`` starts, with the machine's CPU count, Python version and load average
+before and after (on a shared machine, compare runs only at similar load). ``--sidecar`` runs
+another command than this venv's ``kasugai-sidecar`` (an older checkout, say); ``--image`` runs
+the sidecar image's ``/sidecar`` under podman (host network and PID namespace, the benchmark's
+folder mounted at its own path), where "exec" is ``podman run`` and so includes the container's
+creation, and the CPU and memory are the container's sidecar process's. Prints figures; asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -16,21 +31,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from figures import memory_mib, percentile
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "tests" / "fixtures" / "openkasugai" / "templates" / "calcapp-config.yaml.tmpl"
-SIDECAR = Path(sys.executable).with_name("kasugai-sidecar")
+SIDECAR = [str(Path(sys.executable).with_name("kasugai-sidecar"))]
 POD = "bench-wbfunction-plus-cpu-pod"
+NAMESPACE = "default"
 SPACING_S = 0.15  # more than the default 100 ms minimum interval between two SIGHUPs
+IDLE_S = 2.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # The function: prints the CLOCK_MONOTONIC time of each SIGHUP it handles.
 RECEIVER = """
@@ -43,9 +65,58 @@ while True:
     time.sleep(3600)
 """
 
+Change = Callable[[int], None]
+ENV_NAMES = ("K8S_POD_NAME", "K8S_POD_NAMESPACE", "SIDECAR_MNG_PROSESS_NAME", "KASUGAI_LOG_FORMAT")
+CONTAINER = "kasugai-bench-sidecar"
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """How the sidecar starts: a command here, or (``image``) a container under podman."""
+
+    command: list[str]
+    image: bool = False
+
+    def pid(self, process: subprocess.Popen[bytes]) -> int:
+        """The sidecar's own process (in a container: not podman's)."""
+        if not self.image:
+            return process.pid
+        from kasugai.testing.podman import Podman
+
+        found = Podman().run("inspect", "--format", "{{.State.Pid}}", CONTAINER)
+        return int(found.stdout)
+
+
+def image_launcher(image: str, root: Path) -> Launcher:
+    from kasugai.testing.podman import Podman, ulimit_flags
+
+    command = Podman().argv(
+        "run", "--rm", "--name", CONTAINER, "--network", "host", "--pid", "host",
+        *ulimit_flags(), "--volume", f"{root}:{root}", *(f"--env={n}" for n in ENV_NAMES),
+        image, "/sidecar",
+    )  # fmt: skip
+    return Launcher(command, image=True)
+
 
 def config(port: int) -> str:
     return json.dumps({"ips": ["10.96.0.1"], "ports": [{"port": port, "protocol": "TCP"}]})
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_ms(pid: int) -> float:
+    """User + system CPU time of a running process, in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / CLOCK_TICKS  # utime, stime
+
+
+def pss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"no Pss in /proc/{pid}/smaps_rollup")
 
 
 def start_receiver(workdir: Path) -> subprocess.Popen[str]:
@@ -61,96 +132,109 @@ def start_receiver(workdir: Path) -> subprocess.Popen[str]:
     return receiver
 
 
-def start_sidecar(workdir: Path, source: str, extra: list[str]) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "K8S_POD_NAME": POD,
-        "K8S_POD_NAMESPACE": os.environ.get("BENCH_NAMESPACE", "default"),
-        "SIDECAR_MNG_PROSESS_NAME": "bench_function.py",
-        "KASUGAI_LOG_FORMAT": "json",
-    }
-    log = (workdir / "sidecar.log").open("wb")
-    return subprocess.Popen(
-        [str(SIDECAR), "--source", source, "--config-dir", str(workdir / "config"), *extra],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-
-
 def next_signal(receiver: subprocess.Popen[str]) -> float:
     assert receiver.stdout is not None
     return float(receiver.stdout.readline())
 
 
-def measure(
-    name: str, changes: int, change: Callable[[int], None], receiver: subprocess.Popen[str]
-) -> list[float]:
-    latencies = []
-    for i in range(changes):
-        started = time.monotonic()
-        change(2000 + i)
-        latencies.append(next_signal(receiver) - started)
-        time.sleep(SPACING_S)
-    report(name, latencies)
-    return latencies
-
-
-def report(name: str, latencies: list[float]) -> None:
-    ms = sorted(x * 1000 for x in latencies)
-    p99 = percentile(ms, 0.99)
-    print(
-        f"{name}: config change -> SIGHUP over {len(ms)} changes: "
-        f"p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, "
-        f"min {ms[0]:.1f} ms, max {ms[-1]:.1f} ms"
-    )
-
-
-def bench_source(
-    name: str,
-    workdir: Path,
-    source: str,
-    extra: list[str],
-    changes: int,
-    change: Callable[[int], None],
-) -> None:
-    """Start a sidecar on ``source``; print its start time, ``changes`` latencies, its memory."""
+@contextmanager
+def pod(
+    workdir: Path, sidecar: Launcher, source: str, extra: list[str]
+) -> Iterator[tuple[subprocess.Popen[str], subprocess.Popen[bytes], float]]:
+    """A function and its sidecar; yields both and the sidecar's launch time."""
     (workdir / "config").mkdir()
     (workdir / "config" / "config.yaml.tmpl").write_text(TEMPLATE.read_text())
     receiver = start_receiver(workdir)
+    env = {
+        **os.environ,
+        "K8S_POD_NAME": POD,
+        "K8S_POD_NAMESPACE": NAMESPACE,
+        "SIDECAR_MNG_PROSESS_NAME": "bench_function.py",
+        "KASUGAI_LOG_FORMAT": "json",
+    }
+    log = (workdir / "sidecar.log").open("wb")
+    argv = [*sidecar.command, "--source", source, "--config-dir", str(workdir / "config"), *extra]
     launched = time.monotonic()
-    sidecar = start_sidecar(workdir, source, extra)
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        first = next_signal(receiver)
-        print(f"{name}: start time (launch -> first SIGHUP) {1000 * (first - launched):.0f} ms")
-        measure(name, changes, change, receiver)
-        mem = memory_mib(sidecar.pid)
-        print(
-            f"{name}: sidecar memory VmRSS {mem['VmRSS']:.1f} MiB, "
-            f"peak VmHWM {mem['VmHWM']:.1f} MiB"
-        )
+        yield receiver, process, launched
     finally:
-        sidecar.terminate()
-        sidecar.wait(timeout=30)
+        process.terminate()
+        process.wait(timeout=30)
         receiver.kill()
         receiver.wait()
 
 
-def bench_file_source(changes: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        source = workdir / f"ethcrl.{POD}.json"
-        source.write_text(config(1999))
-
-        def change(port: int) -> None:
-            staged = source.with_suffix(".tmp")
-            staged.write_text(config(port))
-            staged.rename(source)  # the atomic replace a writer does
-
-        bench_source("file source", workdir, f"file:{source}", [], changes, change)
+def summary(values: list[float], unit: str) -> str:
+    median = statistics.median(values)
+    return f"median {median:.1f} {unit} (min {min(values):.1f}, max {max(values):.1f})"
 
 
-def bench_api_source(changes: int) -> None:
+def bench_source(
+    name: str,
+    root: Path,
+    sidecar: Launcher,
+    source: str,
+    extra: list[str],
+    starts: int,
+    changes: int,
+    change: Change,
+) -> None:
+    start_ms: list[float] = []
+    start_cpu: list[float] = []
+    rss: list[float] = []
+    pss: list[float] = []
+    hwm: list[float] = []
+    latencies: list[float] = []
+    for run in range(starts):
+        workdir = root / f"{name.replace(' ', '-')}-{run}"
+        workdir.mkdir()
+        with pod(workdir, sidecar, source, extra) as (receiver, process, launched):
+            first = next_signal(receiver)
+            pid = sidecar.pid(process)
+            start_cpu.append(cpu_ms(pid))
+            start_ms.append(1000 * (first - launched))
+            time.sleep(IDLE_S)
+            memory = memory_mib(pid)
+            rss.append(memory["VmRSS"])
+            hwm.append(memory["VmHWM"])
+            pss.append(pss_mib(pid))
+            if run == starts - 1:
+                for i in range(changes):
+                    began = time.monotonic()
+                    change(2000 + i)
+                    latencies.append(1000 * (next_signal(receiver) - began))
+                    time.sleep(SPACING_S)
+    print(f"{name}: exec -> first SIGHUP over {starts} starts: {summary(start_ms, 'ms')}")
+    print(f"{name}: sidecar CPU (user+sys) until its first SIGHUP: {summary(start_cpu, 'ms')}")
+    print(
+        f"{name}: idle memory {IDLE_S:.0f} s after the first SIGHUP, medians over {starts} "
+        f"starts: VmRSS {statistics.median(rss):.1f} MiB, Pss {statistics.median(pss):.1f} MiB "
+        f"(VmHWM {statistics.median(hwm):.1f} MiB)"
+    )
+    if latencies:
+        ms = sorted(latencies)
+        print(
+            f"{name}: config change -> SIGHUP over {len(ms)} changes: "
+            f"p50 {statistics.median(ms):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms, "
+            f"min {ms[0]:.1f} ms, max {ms[-1]:.1f} ms"
+        )
+
+
+def bench_file_source(root: Path, sidecar: Launcher, starts: int, changes: int) -> None:
+    root.mkdir()
+    source = root / f"ethcrl.{POD}.json"
+    source.write_text(config(1999))
+
+    def change(port: int) -> None:
+        staged = source.with_suffix(".tmp")
+        staged.write_text(config(port))
+        staged.rename(source)  # the atomic replace a writer does
+
+    bench_source("file source", root, sidecar, f"file:{source}", [], starts, changes, change)
+
+
+def bench_api_source(root: Path, sidecar: Launcher, starts: int, changes: int) -> None:
     found = subprocess.run(
         ["bash", str(REPO / "tests" / "apiserver" / "build.sh")], capture_output=True, text=True
     )
@@ -158,41 +242,63 @@ def bench_api_source(changes: int) -> None:
         print("api source: not measured, the cluster tier's binaries could not be built:")
         print(found.stderr[-2000:])
         return
-    from kubernetes import client
+    from kasugai_sidecar.kube_access import from_kubeconfig
+    from kasugai_sidecar.kube_http import Api
 
     from kasugai.testing import EphemeralCluster
 
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        cluster = EphemeralCluster.start(Path(found.stdout.split()[-1]), workdir / "cluster")
-        try:
-            with cluster.api_client() as api:
-                core = client.CoreV1Api(api)
-                os.environ["BENCH_NAMESPACE"] = "default"
-                name = f"ethcrl.{POD}"
-                core.create_namespaced_config_map(
-                    "default", {"metadata": {"name": name}, "data": {"config": config(1999)}}
-                )
+    root.mkdir()
+    cluster = EphemeralCluster.start(Path(found.stdout.split()[-1]), root / "cluster")
+    try:
+        # The sidecar's own lean client: the PATCH costs the benchmark little of the time.
+        api = Api(from_kubeconfig(str(cluster.kubeconfig)))
+        path = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
+        name = f"ethcrl.{POD}"
+        body = {"metadata": {"name": name}, "data": {"config": config(1999)}}
+        api.request("POST", path, body=body, timeout=(5, 30))
 
-                def change(port: int) -> None:
-                    core.patch_namespaced_config_map(
-                        name, "default", {"data": {"config": config(port)}}
-                    )
+        def change(port: int) -> None:
+            api.request(
+                "PATCH",
+                f"{path}/{name}",
+                body={"data": {"config": config(port)}},
+                content_type="application/merge-patch+json",
+                timeout=(5, 30),
+            )
 
-                extra = ["--kubeconfig", str(cluster.kubeconfig)]
-                bench_source("api source", workdir, "kubernetes", extra, changes, change)
-        finally:
-            cluster.stop()
+        extra = ["--kubeconfig", str(cluster.kubeconfig)]
+        bench_source("api source", root, sidecar, "kubernetes", extra, starts, changes, change)
+    finally:
+        cluster.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--changes", type=int, default=60)
     parser.add_argument("--no-api", action="store_true", help="skip the API source")
+    parser.add_argument("--no-file", action="store_true", help="skip the file source")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--sidecar", help="the sidecar command (default: this venv's)")
+    which.add_argument("--image", help="run this sidecar image's /sidecar under podman")
     args = parser.parse_args()
-    bench_file_source(args.changes)
-    if not args.no_api:
-        bench_api_source(args.changes)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if args.image:
+            sidecar = image_launcher(args.image, root)
+            shown = f"image {args.image} (with its own Python)"
+        else:
+            sidecar = Launcher(shlex.split(args.sidecar) if args.sidecar else SIDECAR)
+            shown = " ".join(sidecar.command)
+        print(
+            f"environment: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"sidecar {shown}; load average before {load()}"
+        )
+        if not args.no_file:
+            bench_file_source(root / "file", sidecar, args.starts, args.changes)
+        if not args.no_api:
+            bench_api_source(root / "api", sidecar, args.starts, args.changes)
+    print(f"load average after {load()}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 The sidecar renders configs that functions read on SIGHUP, functions install templates that the
 sidecar watches, and the local runtime writes connection files that sidecars watch. A reader must
 see the old file or the new one, whole: each write goes to a temporary file in the same directory
-(so the rename cannot cross file systems), is flushed to disk, then renamed over the target.
+(so the rename cannot cross file systems), is flushed to disk, then renamed over the target. The
+flush is what makes the new file survive a crash of the machine; a writer that recreates the file
+after any restart anyway (the sidecar's rendered configs) may skip it with ``durable=False``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from pathlib import Path
 FILE_MODE = 0o644  # readable by the function, which may run as another user than the writer
 
 
-def write_atomically(path: Path, content: bytes | str) -> None:
+def write_atomically(path: Path, content: bytes | str, *, durable: bool = True) -> None:
     """Replace ``path`` with ``content`` in one step (text is written as UTF-8)."""
-    _publish(path, content, replace=True)
+    _publish(path, content, replace=True, durable=durable)
 
 
 def install_file(path: Path, content: bytes | str) -> bool:
@@ -29,7 +31,7 @@ def install_file(path: Path, content: bytes | str) -> bool:
     return _publish(path, content, replace=False)
 
 
-def _publish(path: Path, content: bytes | str, *, replace: bool) -> bool:
+def _publish(path: Path, content: bytes | str, *, replace: bool, durable: bool = True) -> bool:
     data = content.encode("utf-8") if isinstance(content, str) else content
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(
@@ -40,7 +42,8 @@ def _publish(path: Path, content: bytes | str, *, replace: bool) -> bool:
             stream.write(data)
             stream.flush()
             os.fchmod(stream.fileno(), FILE_MODE)
-            os.fsync(stream.fileno())
+            if durable:
+                os.fsync(stream.fileno())
         if replace:
             os.replace(temporary, path)
             return True

@@ -1,7 +1,8 @@
 """Connection config from the Kubernetes API: list, then watch, ConfigMap ``ethcrl.<pod>``.
 
-The official client is synchronous, so the watch runs in its own thread and hands each
-``data.config`` to the event loop. The loop is the usual Kubernetes one: list with a field
+The requests go over urllib3 (``kube_http``: the official client would import every API model
+for them), blocking, so the watch runs in its own thread and hands each ``data.config`` to the
+event loop. The loop is the usual Kubernetes one: list with a field
 selector on the one name, watch from the listed resourceVersion (events and bookmarks move it
 on), and when a watch ends or breaks, watch again from the last resourceVersion, so nothing that
 happened meanwhile is missed; list again only on 410 Gone. Failures reconnect with jittered
@@ -11,15 +12,17 @@ only logged: the function keeps its last destination.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
-import kubernetes
 import structlog
-from kubernetes.client.exceptions import ApiException
+import urllib3
 
 from kasugai.backoff import Backoff
+from kasugai_sidecar.kube_http import Api, ApiError, close_watch, error_status, events
 from kasugai_sidecar.observability import RENDER_ERRORS, WATCH_RESTARTS, WatchHealth
 
 log = structlog.get_logger("kasugai_sidecar.api_source")
@@ -28,18 +31,6 @@ WATCH_TIMEOUT_S = 60  # server-side end of each watch; it then resumes from reso
 STALE_AFTER_S = 2 * WATCH_TIMEOUT_S + 30
 CONNECT_TIMEOUT_S = 10
 RECONNECT = Backoff(initial=0.5, maximum=30.0, jitter=0.2)
-
-
-def load_api_client(kubeconfig: str | None) -> kubernetes.client.ApiClient:
-    """A client from ``kubeconfig`` when given, else from the Pod's service account."""
-    configuration = kubernetes.client.Configuration()
-    if kubeconfig:
-        kubernetes.config.load_kube_config(
-            config_file=kubeconfig, client_configuration=configuration
-        )
-    else:
-        kubernetes.config.load_incluster_config(client_configuration=configuration)
-    return kubernetes.client.ApiClient(configuration)
 
 
 class _Gone(Exception):
@@ -51,20 +42,21 @@ class ConfigMapWatch:
 
     def __init__(
         self,
-        api: kubernetes.client.ApiClient,
+        api: Api,
         namespace: str,
         name: str,
         deliver: Callable[[str], None],
         health: WatchHealth,
     ) -> None:
-        self.core = kubernetes.client.CoreV1Api(api)
+        self.api = api
+        self.path = f"/api/v1/namespaces/{quote(namespace, safe='')}/configmaps"
         self.namespace = namespace
         self.name = name
         self.deliver = deliver
         self.health = health
         self.selector = f"metadata.name={name}"
         self.version: str | None = None  # where the next watch resumes; None: list first
-        self.current: kubernetes.watch.Watch | None = None
+        self.current: urllib3.BaseHTTPResponse | None = None  # the watch's open stream
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._supervise, name="configmap-watch", daemon=True)
 
@@ -72,10 +64,12 @@ class ConfigMapWatch:
         self.thread.start()
 
     def stop(self) -> None:
-        """Stop the thread: ``Watch.stop`` shuts the socket down, which ends a blocked read."""
+        """Stop the thread: shutting the watch's socket down ends a blocked read."""
         self.stopping.set()
-        if self.current is not None:
-            self.current.stop()
+        current = self.current
+        if current is not None:
+            with contextlib.suppress(OSError, ValueError, RuntimeError):  # it ended meanwhile
+                current.shutdown()
         self.thread.join(timeout=5)
 
     def _supervise(self) -> None:
@@ -109,57 +103,63 @@ class ConfigMapWatch:
             failures = 0
 
     def _list(self) -> None:
-        listed = self.core.list_namespaced_config_map(
-            self.namespace,
-            field_selector=self.selector,
-            _request_timeout=(CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S * 3),
+        listed = self.api.request(
+            "GET",
+            self.path,
+            query={"fieldSelector": self.selector},
+            timeout=(CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S * 3),
         )
         self.health.beat()
-        if listed.items:
-            self._on_object("LISTED", listed.items[0])
+        items = listed.get("items") or []
+        if items:
+            self._on_object("LISTED", items[0])
         else:
             log.info("configmap not there yet; watching for it", configmap=self.name)
-        self.version = listed.metadata.resource_version if listed.metadata else None
-
-    def _open_watch(self, *args: Any, **kwargs: Any) -> Any:
-        """The watch request; once the server accepts it, the watch is alive again."""
-        response = self.core.list_namespaced_config_map(*args, **kwargs)
-        self.health.beat()
-        return response
+        self.version = (listed.get("metadata") or {}).get("resourceVersion")
 
     def _watch(self) -> None:
         """One watch from ``self.version``, which follows every event (bookmarks too)."""
-        watch = kubernetes.watch.Watch(return_type=kubernetes.client.V1ConfigMap)
-        self.current = watch
+        query = {
+            "fieldSelector": self.selector,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": WATCH_TIMEOUT_S,
+            **({"resourceVersion": self.version} if self.version else {}),
+        }
         try:
-            for event in watch.stream(
-                self._open_watch,
-                self.namespace,
-                field_selector=self.selector,
-                resource_version=self.version,
-                allow_watch_bookmarks=True,
-                timeout_seconds=WATCH_TIMEOUT_S,
-                _request_timeout=(CONNECT_TIMEOUT_S, WATCH_TIMEOUT_S + 15),
-            ):
-                self.health.beat()
-                self.version = watch.resource_version or self.version
-                if event["type"] != "BOOKMARK":
-                    self._on_object(event["type"], event["object"])
-                if self.stopping.is_set():
-                    watch.stop()
-        except ApiException as err:
+            response = self.api.watch(
+                self.path, query, timeout=(CONNECT_TIMEOUT_S, WATCH_TIMEOUT_S + 15)
+            )
+        except ApiError as err:
             if err.status == 410:
                 raise _Gone from err
             raise
-        self.version = watch.resource_version or self.version
+        self.current = response
+        self.health.beat()  # the server accepted the watch: it is alive again
+        try:
+            for event in events(response):
+                self.health.beat()
+                if event.get("type") == "ERROR":
+                    error = error_status(event)
+                    if error.status == 410:
+                        raise _Gone from error
+                    raise error
+                version = (event["object"].get("metadata") or {}).get("resourceVersion")
+                self.version = version or self.version
+                if event.get("type") != "BOOKMARK":
+                    self._on_object(str(event.get("type")), event["object"])
+                if self.stopping.is_set():
+                    return
+        finally:
+            self.current = None
+            close_watch(response)
         self.health.beat()  # a watch that ended on its timeout is healthy
 
-    def _on_object(self, kind: str, configmap: Any) -> None:
+    def _on_object(self, kind: str, configmap: dict[str, Any]) -> None:
         if kind == "DELETED":
             log.warning("configmap deleted; keeping the last rendered files", configmap=self.name)
             return
-        data = configmap.data or {}
-        if "config" not in data:
+        data = configmap.get("data") or {}
+        if not isinstance(data.get("config"), str):
             RENDER_ERRORS.labels("config").inc()
             log.error(
                 "configmap has no data.config; keeping the last rendered files",

@@ -67,8 +67,9 @@ def _run_parser() -> argparse.ArgumentParser:
     tuning.add_argument(
         "--coalesce-ms",
         type=float,
-        default=3.0,
-        help="wait this long after a change to take a burst in one render (default: 3)",
+        default=0.0,
+        help="wait this long after a change to take a burst in one render (default: 0; "
+        "changes that arrived together are rendered together anyway)",
     )
     tuning.add_argument(
         "--min-signal-interval-ms",

@@ -20,15 +20,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
-import kubernetes
 import structlog
 
-from kasugai.adapters.kube.api import error_message
 from kasugai.backoff import Backoff
 from kasugai.core import names
 from kasugai.core.rewiring import loaded_condition
 from kasugai.core.status import condition
+from kasugai_sidecar.kube_http import Api
 from kasugai_sidecar.observability import LOADED_REPORTS
 
 log = structlog.get_logger("kasugai_sidecar.loaded_report")
@@ -36,6 +36,7 @@ log = structlog.get_logger("kasugai_sidecar.loaded_report")
 RETRY = Backoff(initial=0.5, maximum=30.0, jitter=0.2)
 REQUEST_TIMEOUT_S = (10, 30)  # connect, read
 
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 Patch = Callable[[dict[str, Any]], None]  # sends one Pod status patch; raises on failure
 RENDER_FAILED = "RenderFailed"
 MESSAGE_LIMIT = 1024  # of the error in the condition: a Pod status is no place for a log
@@ -59,18 +60,21 @@ def condition_patch(found: dict[str, str]) -> dict[str, Any]:
     return {"status": {"conditions": [found]}}
 
 
-def pod_status_patcher(
-    api: Callable[[], kubernetes.client.ApiClient], namespace: str, pod: str
-) -> Patch:
+def pod_status_patcher(api: Callable[[], Api], namespace: str, pod: str) -> Patch:
     """Patches ``pods/status`` of Pod ``pod``; the client is made on the first call (in the
     reporter's thread), so that a client that cannot be made is one more failure to retry."""
-    made: list[kubernetes.client.CoreV1Api] = []
+    made: list[Api] = []
+    path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(pod, safe='')}/status"
 
     def patch(body: dict[str, Any]) -> None:
         if not made:
-            made.append(kubernetes.client.CoreV1Api(api()))
-        made[0].patch_namespaced_pod_status(
-            pod, namespace, body, _request_timeout=REQUEST_TIMEOUT_S
+            made.append(api())
+        made[0].request(
+            "PATCH",
+            path,
+            body=body,
+            content_type=STRATEGIC_MERGE_PATCH,
+            timeout=REQUEST_TIMEOUT_S,
         )
 
     return patch
@@ -113,7 +117,7 @@ class LoadedReporter:
                 LOADED_REPORTS.labels("failed").inc()
                 log.error(
                     "cannot report the loaded config on the Pod; retrying",
-                    error=error_message(err)[:500],
+                    error=" ".join(str(err).split())[:500],
                     retry_in_s=round(delay, 2),
                     hint="the Pod's ServiceAccount needs patch on pods/status of this Pod",
                 )

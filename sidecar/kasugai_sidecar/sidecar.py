@@ -4,13 +4,15 @@ Everything runs on one asyncio loop under a TaskGroup: the config source (a file
 Kubernetes watch thread feeding the loop), the template-directory watch, the renderer and the
 signaller. Each watch is supervised: if it fails it is logged, counted, shown by ``/healthz``
 and restarted after a short backoff, so the process never exits on bad data or a lost
-connection. A change marks the state dirty; the renderer waits ``coalesce`` seconds (a few ms)
-to take a burst in one pass, renders, and asks for a SIGHUP only if some output changed.
+connection. A change marks the state dirty; the renderer takes every change that arrived with it
+(and more, for ``coalesce`` seconds if set: none by default, since the minimum interval between
+two SIGHUPs already bounds a burst), renders, and asks for a SIGHUP only if some output changed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import signal
 from collections.abc import Awaitable, Callable
@@ -39,11 +41,13 @@ from kasugai_sidecar.signalling import ReloadSignaller
 from kasugai_sidecar.watching import STALE_AFTER_S, watch_directory
 
 if TYPE_CHECKING:
+    from kasugai_sidecar.kube_http import Api
     from kasugai_sidecar.loaded_report import LoadedReporter
 
 log = structlog.get_logger("kasugai_sidecar")
 
 RESTART_DELAY_S = 1.0
+FIRST_RENDER_WAIT_S = 2.0  # the template watch waits this long at most for the first render
 
 
 @attrs.frozen
@@ -56,7 +60,7 @@ class Settings:
     kubeconfig: str | None = None
     metrics_host: str = "0.0.0.0"
     metrics_port: int | None = None
-    coalesce: float = 0.003
+    coalesce: float = 0.0
     min_signal_interval: float = 0.1
     signal_retry_for: float = 15.0
     signal_retry_every: float = 0.1
@@ -72,6 +76,7 @@ class Sidecar:
         self.render_error = ""  # why the last render failed ("": it did not)
         self.dirty = asyncio.Event()
         self.stop = asyncio.Event()
+        self.first_render = asyncio.Event()
         self.signaller = ReloadSignaller(
             settings.process_name,
             settings.pod_name,
@@ -113,12 +118,11 @@ class Sidecar:
         """From the API source, the sidecar reports on its own Pod's status (in a cluster)."""
         if settings.config_file is not None:
             return None
-        from kasugai_sidecar.api_source import load_api_client
         from kasugai_sidecar.loaded_report import LoadedReporter, pod_status_patcher
 
         assert settings.pod_name and settings.namespace  # checked by the CLI
-        client = functools.partial(load_api_client, settings.kubeconfig)
-        return LoadedReporter(pod_status_patcher(client, settings.namespace, settings.pod_name))
+        api = functools.partial(_api, settings.kubeconfig)
+        return LoadedReporter(pod_status_patcher(api, settings.namespace, settings.pod_name))
 
     def _report_loaded(self, text: str | None) -> None:
         """Report the config the function was signalled for (a runtime's readiness signal):
@@ -198,7 +202,7 @@ class Sidecar:
         if self.settings.config_file is not None:
             await watch_config_file(self.settings.config_file, self.on_config, health, self.stop)
             return
-        from kasugai_sidecar.api_source import ConfigMapWatch, load_api_client
+        from kasugai_sidecar.api_source import ConfigMapWatch
 
         loop = asyncio.get_running_loop()
         assert self.settings.pod_name and self.settings.namespace  # checked by the CLI
@@ -207,7 +211,7 @@ class Sidecar:
             loop.call_soon_threadsafe(self.on_config, text)
 
         watch = ConfigMapWatch(
-            load_api_client(self.settings.kubeconfig),
+            _api(self.settings.kubeconfig),
             self.settings.namespace,
             f"ethcrl.{self.settings.pod_name}",
             deliver,
@@ -223,7 +227,13 @@ class Sidecar:
         directory = self.settings.config_dir
         directory.mkdir(parents=True, exist_ok=True)
         health.beat()
-        self.dirty.set()  # templates already present are rendered once a config is known
+        if self.first_render.is_set():
+            self.dirty.set()  # a restarted watch: templates may have come while it was down
+        else:
+            # Starting watchfiles costs ~40 ms of CPU (its anyio backend), which the first
+            # render and SIGHUP need not wait for; they render every template already there.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.first_render.wait(), FIRST_RENDER_WAIT_S)
 
         def is_template(change: watchfiles.Change, path: str) -> bool:
             return change != watchfiles.Change.deleted and path.endswith(TEMPLATE_SUFFIX)
@@ -236,7 +246,7 @@ class Sidecar:
     async def _render_loop(self) -> None:
         while True:
             await self.dirty.wait()
-            await asyncio.sleep(self.settings.coalesce)  # take a burst of changes in one pass
+            await asyncio.sleep(self.settings.coalesce)  # changes already queued come in too
             self.dirty.clear()
             if self.data is None:
                 continue  # no config yet: nothing to render with
@@ -259,6 +269,14 @@ class Sidecar:
                 self.signaller.request(self.accepted_text)
             elif not result.failures and templates_in(self.settings.config_dir):
                 self._report_loaded(self.accepted_text)  # the function already runs with it
+            self.first_render.set()  # after the SIGHUP was asked for: it goes out first
+
+
+def _api(kubeconfig: str | None) -> Api:
+    from kasugai_sidecar.kube_access import load_access
+    from kasugai_sidecar.kube_http import Api
+
+    return Api(load_access(kubeconfig))
 
 
 class _Shutdown(Exception):
