@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog
 from hypothesis import HealthCheck, settings
 
 # Tests do not time things: on a loaded 2-core machine an example may take long, which is no
@@ -17,6 +18,15 @@ settings.load_profile("kasugai")
 # for nothing. A handler here is reset to the default in each child, an ignored signal is not.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
+def _structlog_restored() -> Iterator[None]:
+    """A test that runs a program's main() in-process points structlog at pytest's captured
+    stream, which is closed after that test: the next test to log would fail on it."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture

@@ -11,12 +11,10 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 import yaml
 from core_helpers import CALC, FACTS, bodies, find
 from hypothesis import HealthCheck, given, settings
@@ -129,16 +127,8 @@ def test_replay_of_a_hostile_journal(tmp_path: Path) -> None:
 # --- in-process: the entry point itself ------------------------------------------------------
 
 
-@pytest.fixture
-def logging_restored() -> Iterator[None]:
-    """main() configures structlog to the captured stderr; later tests must not log there."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
-
-
 def test_a_fault_is_logged_with_its_type_and_place_never_its_message(
-    capsys: pytest.CaptureFixture[str], logging_restored: None
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     configure_logging(logging.INFO)
     try:
@@ -223,7 +213,6 @@ def hostile_documents(draw: st.DrawFn) -> tuple[str, str]:
 def test_generated_hostile_files_never_give_a_traceback(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    logging_restored: None,
     document: tuple[str, str],
 ) -> None:
     suffix, text = document
