@@ -12,7 +12,6 @@ two SIGHUPs already bounds a burst), renders, and asks for a SIGHUP only if some
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import signal
 from collections.abc import Awaitable, Callable
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("kasugai_sidecar")
 
 RESTART_DELAY_S = 1.0
-FIRST_RENDER_WAIT_S = 2.0  # the template watch waits this long at most for the first render
 
 
 @attrs.frozen
@@ -76,7 +74,6 @@ class Sidecar:
         self.render_error = ""  # why the last render failed ("": it did not)
         self.dirty = asyncio.Event()
         self.stop = asyncio.Event()
-        self.first_render = asyncio.Event()
         self.signaller = ReloadSignaller(
             settings.process_name,
             settings.pod_name,
@@ -227,13 +224,7 @@ class Sidecar:
         directory = self.settings.config_dir
         directory.mkdir(parents=True, exist_ok=True)
         health.beat()
-        if self.first_render.is_set():
-            self.dirty.set()  # a restarted watch: templates may have come while it was down
-        else:
-            # Starting watchfiles costs ~40 ms of CPU (its anyio backend), which the first
-            # render and SIGHUP need not wait for; they render every template already there.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.first_render.wait(), FIRST_RENDER_WAIT_S)
+        self.dirty.set()  # templates already present are rendered once a config is known
 
         def is_template(change: watchfiles.Change, path: str) -> bool:
             return change != watchfiles.Change.deleted and path.endswith(TEMPLATE_SUFFIX)
@@ -269,7 +260,6 @@ class Sidecar:
                 self.signaller.request(self.accepted_text)
             elif not result.failures and templates_in(self.settings.config_dir):
                 self._report_loaded(self.accepted_text)  # the function already runs with it
-            self.first_render.set()  # after the SIGHUP was asked for: it goes out first
 
 
 def _api(kubeconfig: str | None) -> Api:
