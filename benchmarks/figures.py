@@ -1,5 +1,5 @@
-"""What several benchmarks compute for their figures: latency percentiles, resident memory, CPU
-time of a process, and the environment line every benchmark prints."""
+"""What several benchmarks compute for their figures: latency percentiles, resident and
+proportional memory, CPU time of a process, and the environment line every benchmark prints."""
 
 from __future__ import annotations
 
@@ -24,6 +24,17 @@ def memory_mib(pid: int) -> dict[str, float]:
         name, _, value = line.partition(":")
         if name in ("VmRSS", "VmHWM"):
             fields[name] = int(value.split()[0]) / 1024  # /proc reports kB
+    return fields
+
+
+def smaps_mib(pid: int) -> dict[str, float]:
+    """``Rss`` and ``Pss`` (shared pages split between the processes that map them) of a running
+    process, from ``/proc/<pid>/smaps_rollup``, in MiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("Rss", "Pss"):
+            fields[name] = int(value.split()[0]) / 1024
     return fields
 
 

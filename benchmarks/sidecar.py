@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from figures import memory_mib, percentile
+from figures import cpu_seconds, memory_mib, percentile, smaps_mib
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "tests" / "fixtures" / "openkasugai" / "templates" / "calcapp-config.yaml.tmpl"
@@ -52,7 +52,6 @@ POD = "bench-wbfunction-plus-cpu-pod"
 NAMESPACE = "default"
 SPACING_S = 0.15  # more than the default 100 ms minimum interval between two SIGHUPs
 IDLE_S = 2.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # The function: prints the CLOCK_MONOTONIC time of each SIGHUP it handles.
 RECEIVER = """
@@ -104,19 +103,6 @@ def config(port: int) -> str:
 
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def cpu_ms(pid: int) -> float:
-    """User + system CPU time of a running process, in ms."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / CLOCK_TICKS  # utime, stime
-
-
-def pss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) / 1024
-    raise ValueError(f"no Pss in /proc/{pid}/smaps_rollup")
 
 
 def start_receiver(workdir: Path) -> subprocess.Popen[str]:
@@ -192,13 +178,13 @@ def bench_source(
         with pod(workdir, sidecar, source, extra) as (receiver, process, launched):
             first = next_signal(receiver)
             pid = sidecar.pid(process)
-            start_cpu.append(cpu_ms(pid))
+            start_cpu.append(cpu_seconds(pid) * 1000)
             start_ms.append(1000 * (first - launched))
             time.sleep(IDLE_S)
             memory = memory_mib(pid)
             rss.append(memory["VmRSS"])
             hwm.append(memory["VmHWM"])
-            pss.append(pss_mib(pid))
+            pss.append(smaps_mib(pid)["Pss"])
             if run == starts - 1:
                 for i in range(changes):
                     began = time.monotonic()

@@ -38,6 +38,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from figures import cpu_seconds, memory_mib, smaps_mib
+
 DEFAULT_IMAGE = "localhost/kasugai/calc:latest"
 ACCEPT_DEADLINE_SECONDS = 30.0
 SETTLE_SECONDS = 1.0  # after the first accept, before the idle reading
@@ -71,23 +73,9 @@ def wait_accepting(port: int, process: subprocess.Popen[bytes]) -> float:
     raise RuntimeError(f"port {port} not accepting after {ACCEPT_DEADLINE_SECONDS} s")
 
 
-def cpu_ms(pid: int) -> float:
-    """User + system CPU time a running process has used so far (clock-tick resolution)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-
-
-def memory_mib(pid: int) -> dict[str, float]:
-    """VmRSS from /proc/<pid>/status, Rss and Pss from /proc/<pid>/smaps_rollup, in MiB."""
-    figures = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            figures["VmRSS"] = int(line.split()[1]) / 1024
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in ("Rss", "Pss"):
-            figures[name] = int(rest.split()[0]) / 1024
-    return figures
+def memory(pid: int) -> dict[str, float]:
+    """VmRSS, and Rss and Pss, in MiB."""
+    return {"VmRSS": memory_mib(pid)["VmRSS"], **smaps_mib(pid)}
 
 
 class Calc:
@@ -128,7 +116,7 @@ class Calc:
         )
         try:
             accepted = wait_accepting(port, process)
-            cpu = cpu_ms(process.pid)
+            cpu = cpu_seconds(process.pid) * 1000
         except BaseException:
             stop(process)
             raise
@@ -213,13 +201,13 @@ def measure(calc: Calc, runs: int, requests: int) -> None:
                 accept_ms.append(elapsed)
                 accept_cpu_ms.append(cpu)
                 time.sleep(SETTLE_SECONDS)
-                for name, value in memory_mib(hop.pid).items():
+                for name, value in memory(hop.pid).items():
                     idle.setdefault(name, []).append(value)
                 elapsed, cpu = calc.one_shot(hop_port)
                 client_ms.append(elapsed)
                 client_cpu_ms.append(cpu)
                 send_requests(hop_port, requests)
-                for name, value in memory_mib(hop.pid).items():
+                for name, value in memory(hop.pid).items():
                     loaded.setdefault(name, []).append(value)
     print(
         f"{'first start (uncounted; cold if no .pyc yet)':<50} {first_accept_ms:15.1f} ms"
